@@ -1,0 +1,51 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace FashionGpu.Kernels;
+
+// ReLU, element-wise over N values: y = max(x, 0); dx = dy where x > 0, else 0.
+
+public static class ReluKernels
+{
+    public static void Forward(Index1D thread, int threads, int n, ArrayView<float> input, ArrayView<float> output)
+    {
+        for (int i = thread; i < n; i += threads)
+            output[i] = Math.Max(input[i], 0f);
+    }
+
+    /// <summary>Works from either the input or the output of the forward pass: both are > 0 at the same places.</summary>
+    public static void Backward(Index1D thread, int threads, int n, ArrayView<float> forwardValue, ArrayView<float> dOutput, ArrayView<float> dInput)
+    {
+        for (int i = thread; i < n; i += threads)
+            dInput[i] = forwardValue[i] > 0f ? dOutput[i] : 0f;
+    }
+}
+
+/// <summary>Launches the ReLU kernels on one accelerator.</summary>
+public sealed class Relu
+{
+    private readonly LaunchPolicy policy;
+    private readonly Action<Index1D, int, int, ArrayView<float>, ArrayView<float>> forward;
+    private readonly Action<Index1D, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>> backward;
+
+    public Relu(Accelerator accelerator, LaunchPolicy policy)
+    {
+        this.policy = policy;
+        forward = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, ArrayView<float>, ArrayView<float>>(ReluKernels.Forward);
+        backward = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ReluKernels.Backward);
+    }
+
+    /// <summary>In place is allowed (input and output the same view).</summary>
+    public void Forward(int n, ArrayView<float> input, ArrayView<float> output)
+    {
+        int t = policy.Threads(n);
+        forward(t, t, n, input, output);
+    }
+
+    /// <summary>In place is allowed (dOutput and dInput the same view).</summary>
+    public void Backward(int n, ArrayView<float> forwardValue, ArrayView<float> dOutput, ArrayView<float> dInput)
+    {
+        int t = policy.Threads(n);
+        backward(t, t, n, forwardValue, dOutput, dInput);
+    }
+}
