@@ -1,0 +1,82 @@
+using System.CommandLine;
+using FashionGpu.Kernels;
+
+namespace FashionGpu.Cli;
+
+/// <summary>Exit codes shared by every command.</summary>
+public static class ExitCodes
+{
+    public const int Success = 0;
+    /// <summary>The command ran and its answer is "no" (a failed self-test, a diverged run).</summary>
+    public const int Failure = 1;
+    /// <summary>Bad flags or bad input files: one line on stderr says which and why.</summary>
+    public const int Usage = 2;
+}
+
+/// <summary>An error in what the user gave us; its message is one line naming the flag or file.</summary>
+public sealed class UsageException(string message) : Exception(message);
+
+/// <summary>Parsing, error reporting and the options several commands share.</summary>
+public static class CommandLine
+{
+    /// <summary>Parses and runs; usage errors and bad input become one line on stderr and exit code 2.</summary>
+    public static int Run(RootCommand root, string[] args)
+    {
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors) Console.Error.WriteLine($"fashiongpu: {error.Message}");
+            Console.Error.WriteLine($"Try '{string.Join(' ', CommandPath(parse.CommandResult.Command, root))} --help'.");
+            return ExitCodes.Usage;
+        }
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e) when (IsUserError(e))
+        {
+            Console.Error.WriteLine($"fashiongpu: {e.Message}");
+            return ExitCodes.Usage;
+        }
+    }
+
+    /// <summary>Exceptions whose message is meant for the user as it is.</summary>
+    public static bool IsUserError(Exception e) => e is UsageException or DeviceSelectionException;
+
+    private static IEnumerable<string> CommandPath(Command command, RootCommand root)
+    {
+        var names = new List<string>();
+        for (Command? c = command; c is not null && c != root; c = c.Parents.OfType<Command>().FirstOrDefault()) names.Insert(0, c.Name);
+        names.Insert(0, "fashiongpu");
+        return names;
+    }
+
+    public static Option<string> AcceleratorOption() => new Option<string>("--accelerator", "-a")
+    {
+        Description = "Which accelerator to use: auto (CUDA, then an OpenCL GPU, then an OpenCL CPU device, then the CPU accelerator), cpu, opencl or cuda.",
+        DefaultValueFactory = _ => "auto",
+        HelpName = "auto|cpu|opencl|cuda",
+    }.AcceptOnlyFromAmong("auto", "cpu", "opencl", "cuda");
+
+    public static Option<int?> DeviceOption()
+    {
+        var option = new Option<int?>("--device", "-d")
+        {
+            Description = "Index among the devices of the chosen kind (see 'fashiongpu devices'); default 0.",
+            HelpName = "N",
+        };
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is < 0) r.AddError("--device must be 0 or more");
+        });
+        return option;
+    }
+
+    /// <summary>Resolves --accelerator and --device to a device of the catalog, or throws a one-line error.</summary>
+    public static DeviceEntry SelectDevice(DeviceCatalog catalog, string accelerator, int? device)
+    {
+        if (!DeviceEntry.TryParseKind(accelerator, out var kind))
+            throw new UsageException($"--accelerator: unknown kind '{accelerator}' (auto, cpu, opencl, cuda)");
+        return catalog.Select(kind, device);
+    }
+}

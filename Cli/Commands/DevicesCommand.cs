@@ -1,0 +1,33 @@
+using System.CommandLine;
+using FashionGpu.Kernels;
+
+namespace FashionGpu.Cli.Commands;
+
+/// <summary><c>fashiongpu devices</c>: every accelerator found, and which one <c>auto</c> picks.</summary>
+public static class DevicesCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("devices", "List every accelerator found: kind, index, name, memory, max group size, and which one 'auto' picks.");
+        command.SetAction(_ =>
+        {
+            using var catalog = new DeviceCatalog();
+            var auto = catalog.AutoChoice;
+            var table = new TextTable("kind", "index", "name", "memory", "max group", "auto");
+            foreach (var d in catalog.Devices)
+                table.Add(DeviceEntry.KindName(d.Kind), d.Index, d.Name, FormatBytes(d.MemoryBytes), d.MaxGroupSize, d == auto ? "<- auto" : "");
+            table.Write(Console.Out);
+            Console.WriteLine();
+            Console.WriteLine($"auto picks {auto.Id} ({auto.Name}). Choose another with --accelerator KIND [--device N].");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    public static string FormatBytes(long bytes) => bytes switch
+    {
+        >= 1L << 40 => "unbounded",
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):0.0} GiB",
+        _ => $"{bytes / (double)(1L << 20):0} MiB",
+    };
+}

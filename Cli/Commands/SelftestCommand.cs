@@ -1,0 +1,47 @@
+using System.CommandLine;
+using System.Diagnostics;
+using FashionGpu.Kernels;
+using FashionGpu.Kernels.Verification;
+
+namespace FashionGpu.Cli.Commands;
+
+/// <summary>
+/// <c>fashiongpu selftest</c>: every kernel, forward and backward, on one device against the
+/// plain C# reference. How a user proves that a device we never saw computes correctly.
+/// </summary>
+public static class SelftestCommand
+{
+    public static Command Create()
+    {
+        var accelerator = CommandLine.AcceleratorOption();
+        var device = CommandLine.DeviceOption();
+        var command = new Command("selftest",
+            $"Run every kernel's forward and backward pass on one device against the C# reference and print the errors. " +
+            $"Passes when |kernel - reference| <= {CheckResult.Tolerance:0e0} * max(1, |reference|) everywhere. Exit code 0 only when all pass.")
+        {
+            accelerator, device,
+        };
+        command.SetAction(parse =>
+        {
+            using var catalog = new DeviceCatalog();
+            var entry = CommandLine.SelectDevice(catalog, parse.GetValue(accelerator)!, parse.GetValue(device));
+            Console.WriteLine($"Self-test on {entry.Id}: {entry.Name}");
+            using var acc = catalog.Create(entry);
+            var clock = Stopwatch.StartNew();
+            var kernels = new KernelLibrary(acc);
+            Console.WriteLine($"Kernels compiled in {clock.Elapsed.TotalSeconds:0.00} s.");
+            var results = KernelChecks.Standard().SelectMany(check => check.Run(kernels)).ToList();
+            var table = new TextTable("kernel", "shape", "max abs error", "max rel error", "result");
+            foreach (var r in results)
+                table.Add(r.Kernel, r.Shape, r.MaxAbsError.ToString("0.0e+0"), r.MaxRelError.ToString("0.0e+0"), r.Passed ? "pass" : "FAIL");
+            table.Write(Console.Out);
+            int failed = results.Count(r => !r.Passed);
+            Console.WriteLine();
+            Console.WriteLine(failed == 0
+                ? $"All {results.Count} checks passed on {entry.Id} ({clock.Elapsed.TotalSeconds:0.0} s)."
+                : $"{failed} of {results.Count} checks FAILED on {entry.Id}.");
+            return failed == 0 ? ExitCodes.Success : ExitCodes.Failure;
+        });
+        return command;
+    }
+}

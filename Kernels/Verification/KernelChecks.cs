@@ -1,0 +1,297 @@
+using FashionGpu.Kernels.Reference;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace FashionGpu.Kernels.Verification;
+
+/// <summary>How far one kernel output is from the reference.</summary>
+public sealed record CheckResult(string Kernel, string Shape, double MaxAbsError, double MaxRelError)
+{
+    /// <summary>Per element |kernel - reference| &lt;= Tolerance * max(1, |reference|).</summary>
+    public const double Tolerance = 1e-4;
+
+    public bool Passed => MaxRelError <= Tolerance;
+}
+
+/// <summary>One kernel (forward and its backward passes) at one shape, checked against <see cref="ReferenceOps"/>.</summary>
+public sealed record KernelCheck(string Name, string Shape, Func<KernelLibrary, IReadOnlyList<CheckResult>> Run)
+{
+    public override string ToString() => $"{Name} {Shape}";
+}
+
+/// <summary>
+/// The kernel-versus-reference checks shared by the NUnit tests and <c>fashiongpu selftest</c>.
+/// Inputs are random with a fixed seed; the reference runs in double on the same float inputs.
+/// </summary>
+public static class KernelChecks
+{
+    /// <summary>Odd shapes (batch 1 and 3, 5x7 images, 3 channels, channel counts no tile divides) and the training shapes.</summary>
+    public static IReadOnlyList<KernelCheck> Standard() =>
+    [
+        Conv(new ConvShape(3, 3, 5, 5, 7, 3, 3)),
+        Conv(new ConvShape(1, 2, 7, 6, 5, 2, 3)),
+        Conv(new ConvShape(4, 1, 32, 28, 28, 3, 3)),
+        Conv(new ConvShape(4, 32, 64, 13, 13, 3, 3)),
+        Pool(new PoolShape(3, 5, 5, 7), ties: false),
+        Pool(new PoolShape(1, 3, 4, 6), ties: true),
+        Pool(new PoolShape(2, 32, 26, 26), ties: false),
+        Pool(new PoolShape(2, 64, 11, 11), ties: false),
+        Relu(1001),
+        Dropout(1003, 0.25f),
+        Dropout(12345, 0.5f),
+        Dropout(777, 0f),
+        Dense(new DenseShape(3, 7, 5)),
+        Dense(new DenseShape(1, 13, 3)),
+        Dense(new DenseShape(8, 1600, 128)),
+        Dense(new DenseShape(8, 128, 10)),
+        Loss(new LossShape(3, 10), extremeLogits: false),
+        Loss(new LossShape(64, 10), extremeLogits: true),
+        Adam(1001, 1),
+        Adam(1001, 10),
+        Gather(batch: 5, images: 11, pixelsPerImage: 35),
+        Fill(999),
+    ];
+
+    public static KernelCheck Conv(ConvShape s) => new("conv2d", s.ToString(), k =>
+    {
+        var rng = new Random(11);
+        var input = Random(rng, s.InputSize, 0, 1);
+        var weight = Random(rng, s.WeightSize, -0.5, 0.5);
+        var bias = Random(rng, s.OutChannels, -0.5, 0.5);
+        var dOut = Random(rng, s.OutputSize, -1, 1);
+        using var dev = new DeviceScope(k.Accelerator);
+        var vIn = dev.Upload(input); var vW = dev.Upload(weight); var vB = dev.Upload(bias); var vDOut = dev.Upload(dOut);
+        var vOut = dev.Allocate(s.OutputSize); var vDIn = dev.Allocate(s.InputSize);
+        var vDW = dev.Allocate(s.WeightSize); var vDB = dev.Allocate(s.OutChannels);
+        k.Conv.Forward(s, vIn, vW, vB, vOut);
+        k.Conv.BackwardInput(s, vDOut, vW, vDIn);
+        k.Conv.BackwardWeight(s, vDOut, vIn, vDW);
+        k.Conv.BackwardBias(s, vDOut, vDB);
+        var expected = ReferenceOps.ConvForward(s, input, weight, bias);
+        var (dIn, dW, dB) = ReferenceOps.ConvBackward(s, input, weight, dOut);
+        string shape = s.ToString();
+        return
+        [
+            Compare("conv2d forward", shape, dev.Download(vOut), expected),
+            Compare("conv2d d/input", shape, dev.Download(vDIn), dIn),
+            Compare("conv2d d/weight", shape, dev.Download(vDW), dW),
+            Compare("conv2d d/bias", shape, dev.Download(vDB), dB),
+        ];
+    });
+
+    /// <param name="ties">Use a few small integers so windows hold equal maxima (the first one must win).</param>
+    public static KernelCheck Pool(PoolShape s, bool ties) => new("maxpool2x2", s + (ties ? " ties" : ""), k =>
+    {
+        var rng = new Random(12);
+        var input = ties ? Enumerable.Range(0, s.InputSize).Select(_ => (double)rng.Next(3)).ToArray() : Random(rng, s.InputSize, -1, 1);
+        var dOut = Random(rng, s.OutputSize, -1, 1);
+        using var dev = new DeviceScope(k.Accelerator);
+        var vIn = dev.Upload(input); var vDOut = dev.Upload(dOut);
+        var vOut = dev.Allocate(s.OutputSize); var vDIn = dev.Allocate(s.InputSize);
+        k.Pool.Forward(s, vIn, vOut);
+        k.Pool.Backward(s, vIn, vDOut, vDIn);
+        string shape = s + (ties ? " ties" : "");
+        return
+        [
+            Compare("maxpool forward", shape, dev.Download(vOut), ReferenceOps.MaxPoolForward(s, input)),
+            Compare("maxpool backward", shape, dev.Download(vDIn), ReferenceOps.MaxPoolBackward(s, input, dOut)),
+        ];
+    });
+
+    public static KernelCheck Relu(int n) => new("relu", $"N{n}", k =>
+    {
+        var rng = new Random(13);
+        var input = Random(rng, n, -1, 1);
+        input[0] = 0; // the kink: forward 0, gradient 0
+        var dOut = Random(rng, n, -1, 1);
+        using var dev = new DeviceScope(k.Accelerator);
+        var vIn = dev.Upload(input); var vDOut = dev.Upload(dOut);
+        var vOut = dev.Allocate(n); var vDIn = dev.Allocate(n);
+        k.Relu.Forward(n, vIn, vOut);
+        k.Relu.Backward(n, vIn, vDOut, vDIn);
+        return
+        [
+            Compare("relu forward", $"N{n}", dev.Download(vOut), ReferenceOps.ReluForward(input)),
+            Compare("relu backward", $"N{n}", dev.Download(vDIn), ReferenceOps.ReluBackward(input, dOut)),
+        ];
+    });
+
+    public static KernelCheck Dropout(int n, float p) => new("dropout", $"N{n} p{p}", k =>
+    {
+        var rng = new Random(14);
+        var input = Random(rng, n, -1, 1);
+        var dOut = Random(rng, n, -1, 1);
+        var mask = new DropoutMask(Seed: 1234567u, Step: 42u, P: p);
+        using var dev = new DeviceScope(k.Accelerator);
+        var vIn = dev.Upload(input); var vDOut = dev.Upload(dOut);
+        var vOut = dev.Allocate(n); var vDIn = dev.Allocate(n);
+        k.Dropout.Forward(n, mask, vIn, vOut);
+        k.Dropout.Backward(n, mask, vDOut, vDIn);
+        string shape = $"N{n} p{p}";
+        return
+        [
+            Compare("dropout forward", shape, dev.Download(vOut), ReferenceOps.Dropout(mask, input)),
+            Compare("dropout backward", shape, dev.Download(vDIn), ReferenceOps.Dropout(mask, dOut)),
+        ];
+    });
+
+    public static KernelCheck Dense(DenseShape s) => new("dense", s.ToString(), k =>
+    {
+        var rng = new Random(15);
+        var x = Random(rng, s.InputSize, -1, 1);
+        var weight = Random(rng, s.WeightSize, -0.5, 0.5);
+        var bias = Random(rng, s.Outputs, -0.5, 0.5);
+        var dy = Random(rng, s.OutputSize, -1, 1);
+        using var dev = new DeviceScope(k.Accelerator);
+        var vX = dev.Upload(x); var vW = dev.Upload(weight); var vB = dev.Upload(bias); var vDy = dev.Upload(dy);
+        var vY = dev.Allocate(s.OutputSize); var vDx = dev.Allocate(s.InputSize);
+        var vDW = dev.Allocate(s.WeightSize); var vDB = dev.Allocate(s.Outputs);
+        k.Dense.Forward(s, vX, vW, vB, vY);
+        k.Dense.BackwardInput(s, vDy, vW, vDx);
+        k.Dense.BackwardWeight(s, vDy, vX, vDW);
+        k.Dense.BackwardBias(s, vDy, vDB);
+        var (dx, dW, db) = ReferenceOps.DenseBackward(s, x, weight, dy);
+        string shape = s.ToString();
+        return
+        [
+            Compare("dense forward", shape, dev.Download(vY), ReferenceOps.DenseForward(s, x, weight, bias)),
+            Compare("dense d/input", shape, dev.Download(vDx), dx),
+            Compare("dense d/weight", shape, dev.Download(vDW), dW),
+            Compare("dense d/bias", shape, dev.Download(vDB), db),
+        ];
+    });
+
+    /// <param name="extremeLogits">Logits up to +-80, where exp without the max subtracted would overflow float.</param>
+    public static KernelCheck Loss(LossShape s, bool extremeLogits) => new("softmax-xent", s + (extremeLogits ? " extreme" : ""), k =>
+    {
+        var rng = new Random(16);
+        double range = extremeLogits ? 80 : 3;
+        var logits = Random(rng, s.Batch * s.Classes, -range, range);
+        var labels = Enumerable.Range(0, s.Batch).Select(_ => rng.Next(s.Classes)).ToArray();
+        using var dev = new DeviceScope(k.Accelerator);
+        var vLogits = dev.Upload(logits); var vLabels = dev.Upload(labels);
+        var vLoss = dev.Allocate(s.Batch); var vCorrect = dev.Allocate(s.Batch);
+        var vGrad = dev.Allocate(s.Batch * s.Classes); var vTotals = dev.Allocate(4);
+        k.Loss.ForwardBackward(s, vLogits, vLabels, vLoss, vCorrect, vGrad);
+        k.Loss.SumBatch(s.Batch, 1, vLoss, vCorrect, vTotals);
+        var (loss, correct, grad) = ReferenceOps.SoftmaxCrossEntropy(s, logits, labels);
+        var totals = dev.Download(vTotals);
+        string shape = s + (extremeLogits ? " extreme" : "");
+        return
+        [
+            Compare("softmax-xent loss", shape, dev.Download(vLoss), loss),
+            Compare("softmax-xent correct", shape, dev.Download(vCorrect), correct),
+            Compare("softmax-xent d/logits", shape, dev.Download(vGrad), grad),
+            Compare("softmax-xent batch sums", shape, totals[2..4], [loss.Sum(), correct.Sum()]),
+        ];
+    });
+
+    public static KernelCheck Adam(int n, long step) => new("adam", $"N{n} t{step}", k =>
+    {
+        var rng = new Random(17);
+        var parameters = Random(rng, n, -1, 1);
+        var gradients = Random(rng, n, -1, 1);
+        var m = Random(rng, n, -0.1, 0.1);
+        var v = Random(rng, n, 0, 0.01);
+        var settings = new AdamSettings();
+        using var dev = new DeviceScope(k.Accelerator);
+        var vP = dev.Upload(parameters); var vG = dev.Upload(gradients); var vM = dev.Upload(m); var vV = dev.Upload(v);
+        k.Adam.Update(n, settings.ForStep(step), vP, vG, vM, vV);
+        var (p2, m2, v2) = ReferenceOps.AdamUpdate(settings, step, parameters, gradients, m, v);
+        string shape = $"N{n} t{step}";
+        return
+        [
+            Compare("adam parameters", shape, dev.Download(vP), p2),
+            Compare("adam m", shape, dev.Download(vM), m2),
+            Compare("adam v", shape, dev.Download(vV), v2),
+        ];
+    });
+
+    public static KernelCheck Gather(int batch, int images, int pixelsPerImage) => new("gather", $"B{batch} of {images} P{pixelsPerImage}", k =>
+    {
+        var rng = new Random(18);
+        var pixels = new byte[images * pixelsPerImage];
+        rng.NextBytes(pixels);
+        var classes = Enumerable.Range(0, images).Select(_ => (byte)rng.Next(10)).ToArray();
+        var indices = Enumerable.Range(0, batch).Select(_ => rng.Next(images)).ToArray();
+        using var dev = new DeviceScope(k.Accelerator);
+        var vPixels = dev.Upload(pixels); var vClasses = dev.Upload(classes); var vIndices = dev.Upload(indices);
+        var vImages = dev.Allocate(batch * pixelsPerImage); var vLabels = dev.AllocateInt(batch);
+        var vAll = dev.Allocate(pixels.Length);
+        k.Ops.GatherBatch(batch, pixelsPerImage, vPixels, vClasses, vIndices, vImages, vLabels);
+        k.Ops.BytesToFloats(pixels.Length, vPixels, vAll);
+        var expectedImages = new double[batch * pixelsPerImage];
+        for (int b = 0; b < batch; b++)
+            for (int p = 0; p < pixelsPerImage; p++)
+                expectedImages[b * pixelsPerImage + p] = pixels[indices[b] * pixelsPerImage + p] / 255.0;
+        string shape = $"B{batch} of {images} P{pixelsPerImage}";
+        return
+        [
+            Compare("gather images", shape, dev.Download(vImages), expectedImages),
+            Compare("gather labels", shape, dev.Download(vLabels).Select(l => (float)l).ToArray(), indices.Select(i => (double)classes[i]).ToArray()),
+            Compare("bytes to floats", $"N{pixels.Length}", dev.Download(vAll), pixels.Select(p => p / 255.0).ToArray()),
+        ];
+    });
+
+    public static KernelCheck Fill(int n) => new("fill", $"N{n}", k =>
+    {
+        using var dev = new DeviceScope(k.Accelerator);
+        var v = dev.Allocate(n);
+        k.Ops.Fill(n, 0.375f, v);
+        return [Compare("fill", $"N{n}", dev.Download(v), Enumerable.Repeat(0.375, n).ToArray())];
+    });
+
+    /// <summary>Max absolute and relative error; a length mismatch or a NaN counts as infinitely wrong.</summary>
+    public static CheckResult Compare(string kernel, string shape, float[] actual, double[] expected)
+    {
+        if (actual.Length != expected.Length) return new CheckResult(kernel, shape, double.PositiveInfinity, double.PositiveInfinity);
+        double maxAbs = 0, maxRel = 0;
+        for (int i = 0; i < actual.Length; i++)
+        {
+            double err = Math.Abs(actual[i] - expected[i]);
+            if (double.IsNaN(err)) err = double.PositiveInfinity;
+            maxAbs = Math.Max(maxAbs, err);
+            maxRel = Math.Max(maxRel, err / Math.Max(1, Math.Abs(expected[i])));
+        }
+        return new CheckResult(kernel, shape, maxAbs, maxRel);
+    }
+
+    /// <summary>Uniform random values, rounded to float so kernel and reference see the same inputs.</summary>
+    public static double[] Random(Random rng, int n, double lo, double hi) =>
+        Enumerable.Range(0, n).Select(_ => (double)(float)(lo + (hi - lo) * rng.NextDouble())).ToArray();
+}
+
+/// <summary>Device buffers for one check, freed together; downloads synchronise the accelerator.</summary>
+public sealed class DeviceScope(Accelerator accelerator) : IDisposable
+{
+    private readonly List<MemoryBuffer> buffers = [];
+
+    public ArrayView<float> Upload(double[] values) => Track(accelerator.Allocate1D(values.Select(v => (float)v).ToArray())).View;
+    public ArrayView<int> Upload(int[] values) => Track(accelerator.Allocate1D(values)).View;
+    public ArrayView<byte> Upload(byte[] values) => Track(accelerator.Allocate1D(values)).View;
+    public ArrayView<float> Allocate(int n) => Fresh<float>(n);
+    public ArrayView<int> AllocateInt(int n) => Fresh<int>(n);
+
+    public float[] Download(ArrayView<float> view) { accelerator.Synchronize(); return view.GetAsArray(); }
+    public int[] Download(ArrayView<int> view) { accelerator.Synchronize(); return view.GetAsArray(); }
+
+    /// <summary>Filled with 0x7F bytes (3.4e38 as float) so a kernel that skips an element cannot pass by luck.</summary>
+    private ArrayView<T> Fresh<T>(int n) where T : unmanaged
+    {
+        var buffer = Track(accelerator.Allocate1D<T>(n));
+        buffer.View.AsContiguous().MemSet(0x7F);
+        return buffer.View;
+    }
+
+    private MemoryBuffer1D<T, Stride1D.Dense> Track<T>(MemoryBuffer1D<T, Stride1D.Dense> buffer) where T : unmanaged
+    {
+        buffers.Add(buffer);
+        return buffer;
+    }
+
+    public void Dispose()
+    {
+        accelerator.Synchronize();
+        foreach (var b in buffers) b.Dispose();
+    }
+}
