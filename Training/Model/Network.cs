@@ -1,0 +1,158 @@
+using FashionGpu.Kernels;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace FashionGpu.Training.Model;
+
+/// <summary>
+/// The seed's CNN on one accelerator: Conv 32 3x3 + ReLU, MaxPool 2, Conv 64 3x3 + ReLU,
+/// MaxPool 2, Dropout, Flatten (C,H,W), Dense 128 + ReLU, Dropout, Dense 10, softmax with
+/// sparse categorical cross-entropy. Parameters, gradients, Adam moments and every
+/// activation live on the device for the network's lifetime, sized for <see cref="MaxBatch"/>;
+/// a step allocates nothing.
+/// </summary>
+public sealed class Network : IDisposable
+{
+    private const int Pixels = ParameterLayout.ImageSize * ParameterLayout.ImageSize;
+    private readonly KernelLibrary k;
+    private readonly List<MemoryBuffer> owned = [];
+    private readonly ArrayView<float> images, conv1, pool1, conv2, pool2, fc1, logits;
+    private readonly ArrayView<float> dLogits, dFc1, dPool2, dConv2, dPool1, dConv1;
+    private readonly ArrayView<float> loss, correct;
+
+    public ParameterLayout Layout { get; } = ParameterLayout.Seed;
+    public int MaxBatch { get; }
+    public float Dropout1 { get; }
+    public float Dropout2 { get; }
+
+    /// <summary>All parameters in one buffer, in <see cref="Layout"/> order; gradients and Adam's moments alike.</summary>
+    public ArrayView<float> Parameters { get; }
+    public ArrayView<float> Gradients { get; }
+    public ArrayView<float> AdamM { get; }
+    public ArrayView<float> AdamV { get; }
+
+    /// <summary>The current batch's labels (the gather kernel writes them).</summary>
+    public ArrayView<int> Labels { get; }
+
+    /// <summary>The current batch's input images [B,1,28,28] (the gather kernel writes them).</summary>
+    public ArrayView<float> Images => images;
+
+    public Network(KernelLibrary kernels, int maxBatch, float dropout1, float dropout2)
+    {
+        k = kernels;
+        MaxBatch = maxBatch;
+        Dropout1 = dropout1;
+        Dropout2 = dropout2;
+        int b = maxBatch, c1 = ParameterLayout.Conv1Channels, c2 = ParameterLayout.Conv2Channels;
+        int s1 = ParameterLayout.Conv1Out, p1 = ParameterLayout.Pool1Out, s2 = ParameterLayout.Conv2Out;
+        Parameters = Allocate(Layout.Count);
+        Gradients = Allocate(Layout.Count);
+        AdamM = Allocate(Layout.Count);
+        AdamV = Allocate(Layout.Count);
+        images = Allocate(b * Pixels);
+        conv1 = Allocate(b * c1 * s1 * s1); dConv1 = Allocate(b * c1 * s1 * s1);
+        pool1 = Allocate(b * c1 * p1 * p1); dPool1 = Allocate(b * c1 * p1 * p1);
+        conv2 = Allocate(b * c2 * s2 * s2); dConv2 = Allocate(b * c2 * s2 * s2);
+        pool2 = Allocate(b * ParameterLayout.Flattened); dPool2 = Allocate(b * ParameterLayout.Flattened);
+        fc1 = Allocate(b * ParameterLayout.Hidden); dFc1 = Allocate(b * ParameterLayout.Hidden);
+        logits = Allocate(b * ParameterLayout.Classes); dLogits = Allocate(b * ParameterLayout.Classes);
+        loss = Allocate(b); correct = Allocate(b);
+        var labelBuffer = kernels.Accelerator.Allocate1D<int>(b);
+        owned.Add(labelBuffer);
+        Labels = labelBuffer.View;
+        k.Ops.Fill(Layout.Count, 0f, AdamM);
+        k.Ops.Fill(Layout.Count, 0f, AdamV);
+    }
+
+    private ArrayView<float> Allocate(int n)
+    {
+        var buffer = k.Accelerator.Allocate1D<float>(n);
+        owned.Add(buffer);
+        return buffer.View;
+    }
+
+    public ArrayView<float> Parameter(string name) => Slice(Parameters, name);
+    public ArrayView<float> Gradient(string name) => Slice(Gradients, name);
+    private ArrayView<float> Slice(ArrayView<float> all, string name)
+    {
+        var t = Layout[name];
+        return all.SubView(t.Offset, t.Length);
+    }
+
+    public static ConvShape Conv1Shape(int batch) => new(batch, 1, ParameterLayout.Conv1Channels, ParameterLayout.ImageSize, ParameterLayout.ImageSize, 3, 3);
+    public static ConvShape Conv2Shape(int batch) => new(batch, ParameterLayout.Conv1Channels, ParameterLayout.Conv2Channels, ParameterLayout.Pool1Out, ParameterLayout.Pool1Out, 3, 3);
+    public static PoolShape Pool1Shape(int batch) => new(batch, ParameterLayout.Conv1Channels, ParameterLayout.Conv1Out, ParameterLayout.Conv1Out);
+    public static PoolShape Pool2Shape(int batch) => new(batch, ParameterLayout.Conv2Channels, ParameterLayout.Conv2Out, ParameterLayout.Conv2Out);
+    public static DenseShape Fc1Shape(int batch) => new(batch, ParameterLayout.Flattened, ParameterLayout.Hidden);
+    public static DenseShape Fc2Shape(int batch) => new(batch, ParameterLayout.Hidden, ParameterLayout.Classes);
+
+    /// <summary>
+    /// The forward pass on the first <paramref name="batch"/> images. With <paramref name="dropout"/>
+    /// set, dropout uses the masks of (seeds, step); otherwise it is the identity (evaluation).
+    /// Logits go to <paramref name="logitsTarget"/> when given (evaluation keeps them all).
+    /// </summary>
+    public void Forward(int batch, DropoutMask? dropout1, DropoutMask? dropout2, ArrayView<float>? logitsTarget = null)
+    {
+        var c1 = Conv1Shape(batch);
+        k.Conv.Forward(c1, images, Parameter("conv1.weight"), Parameter("conv1.bias"), conv1);
+        k.Relu.Forward(c1.OutputSize, conv1, conv1);
+        k.Pool.Forward(Pool1Shape(batch), conv1, pool1);
+        var c2 = Conv2Shape(batch);
+        k.Conv.Forward(c2, pool1, Parameter("conv2.weight"), Parameter("conv2.bias"), conv2);
+        k.Relu.Forward(c2.OutputSize, conv2, conv2);
+        k.Pool.Forward(Pool2Shape(batch), conv2, pool2);
+        var d1 = Fc1Shape(batch);
+        // Dropout in place: the layers after it read the dropped values, the backward pass recomputes the mask.
+        if (dropout1 is { } m1) k.Dropout.Forward(d1.InputSize, m1, pool2, pool2);
+        k.Dense.Forward(d1, pool2, Parameter("fc1.weight"), Parameter("fc1.bias"), fc1);
+        k.Relu.Forward(d1.OutputSize, fc1, fc1);
+        if (dropout2 is { } m2) k.Dropout.Forward(d1.OutputSize, m2, fc1, fc1);
+        k.Dense.Forward(Fc2Shape(batch), fc1, Parameter("fc2.weight"), Parameter("fc2.bias"), logitsTarget ?? logits);
+    }
+
+    /// <summary>Per-sample loss and correctness of the last forward pass into the step's slot of <paramref name="totals"/>; with <paramref name="gradient"/>, also d(mean loss)/d(logits).</summary>
+    public void Loss(int batch, bool gradient, int slot, ArrayView<float> totals, ArrayView<float>? logitsSource = null)
+    {
+        var s = new LossShape(batch, ParameterLayout.Classes);
+        var z = logitsSource ?? logits;
+        if (gradient) k.Loss.ForwardBackward(s, z, Labels, loss, correct, dLogits);
+        else k.Loss.Forward(s, z, Labels, loss, correct);
+        k.Loss.SumBatch(batch, slot, loss, correct, totals);
+    }
+
+    /// <summary>Every parameter's gradient from d(loss)/d(logits); the masks must be those of the forward pass.</summary>
+    public void Backward(int batch, DropoutMask? dropout1, DropoutMask? dropout2)
+    {
+        var d2 = Fc2Shape(batch);
+        k.Dense.BackwardWeight(d2, dLogits, fc1, Gradient("fc2.weight"));
+        k.Dense.BackwardBias(d2, dLogits, Gradient("fc2.bias"));
+        k.Dense.BackwardInput(d2, dLogits, Parameter("fc2.weight"), dFc1);
+        var d1 = Fc1Shape(batch);
+        if (dropout2 is { } m2) k.Dropout.Backward(d1.OutputSize, m2, dFc1, dFc1);
+        // fc1 holds ReLU's output after dropout: positive exactly where ReLU passed a kept value.
+        k.Relu.Backward(d1.OutputSize, fc1, dFc1, dFc1);
+        k.Dense.BackwardWeight(d1, dFc1, pool2, Gradient("fc1.weight"));
+        k.Dense.BackwardBias(d1, dFc1, Gradient("fc1.bias"));
+        k.Dense.BackwardInput(d1, dFc1, Parameter("fc1.weight"), dPool2);
+        if (dropout1 is { } m1) k.Dropout.Backward(d1.InputSize, m1, dPool2, dPool2);
+        k.Pool.Backward(Pool2Shape(batch), conv2, dPool2, dConv2);
+        var c2 = Conv2Shape(batch);
+        k.Relu.Backward(c2.OutputSize, conv2, dConv2, dConv2);
+        k.Conv.BackwardWeight(c2, dConv2, pool1, Gradient("conv2.weight"));
+        k.Conv.BackwardBias(c2, dConv2, Gradient("conv2.bias"));
+        k.Conv.BackwardInput(c2, dConv2, Parameter("conv2.weight"), dPool1);
+        k.Pool.Backward(Pool1Shape(batch), conv1, dPool1, dConv1);
+        var c1 = Conv1Shape(batch);
+        k.Relu.Backward(c1.OutputSize, conv1, dConv1, dConv1);
+        k.Conv.BackwardWeight(c1, dConv1, images, Gradient("conv1.weight"));
+        k.Conv.BackwardBias(c1, dConv1, Gradient("conv1.bias"));
+    }
+
+    public void AdamUpdate(AdamStep step) => k.Adam.Update(Layout.Count, step, Parameters, Gradients, AdamM, AdamV);
+
+    public void Dispose()
+    {
+        k.Accelerator.Synchronize();
+        foreach (var b in owned) b.Dispose();
+    }
+}
