@@ -41,7 +41,8 @@ public static class CommandLine
     }
 
     /// <summary>Exceptions whose message is meant for the user as it is.</summary>
-    public static bool IsUserError(Exception e) => e is UsageException or DeviceSelectionException;
+    public static bool IsUserError(Exception e) =>
+        e is UsageException or DeviceSelectionException or Training.Data.DataFileException or Training.Checkpoints.CheckpointFileException;
 
     private static IEnumerable<string> CommandPath(Command command, RootCommand root)
     {

@@ -6,5 +6,9 @@ var root = new RootCommand("FashionGpu: train and evaluate a CNN on Fashion-MNIS
 {
     DevicesCommand.Create(),
     SelftestCommand.Create(),
+    TrainCommand.Create(),
+    EvaluateCommand.Create(),
+    PredictCommand.Create(),
+    ReportCommand.Create(),
 };
 return CommandLine.Run(root, args);

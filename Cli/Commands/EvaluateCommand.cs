@@ -1,0 +1,79 @@
+using System.CommandLine;
+using FashionGpu.Cli.Plots;
+using FashionGpu.Kernels;
+using FashionGpu.Training;
+using FashionGpu.Training.Checkpoints;
+using FashionGpu.Training.Data;
+using FashionGpu.Training.Model;
+using FashionGpu.Training.Reports;
+
+namespace FashionGpu.Cli.Commands;
+
+/// <summary><c>fashiongpu evaluate</c>: test loss and accuracy of a saved model, overall and per class.</summary>
+public static class EvaluateCommand
+{
+    public static Command Create()
+    {
+        var model = ModelOptions.Model();
+        var accelerator = CommandLine.AcceleratorOption();
+        var device = CommandLine.DeviceOption();
+        var limitTest = Options.OptionalPositiveInt("--limit-test", "Use only the first N test samples.");
+        var data = Options.DataDirectory();
+        var output = new Option<string?>("--out", "-o") { Description = "Also write confusion_matrix.png/.csv, per_class.csv and sample_predictions.png into this directory.", HelpName = "DIR" };
+        var command = new Command("evaluate", "Test loss and accuracy of a saved model, overall and per class (precision, recall, F1), and the most frequent confusions.")
+        {
+            model, accelerator, device, limitTest, data, output,
+        };
+        command.SetAction((parse, cancel) =>
+        {
+            string modelPath = parse.GetValue(model)!;
+            var state = ModelOptions.LoadWeights(modelPath);
+            var (_, test, _) = DataLoading.Load(parse.GetValue(data), download: false, cancel);
+            if (parse.GetValue(limitTest) is { } n) test = test.Take(Math.Min(n, test.Count));
+
+            using var catalog = new DeviceCatalog();
+            var entry = CommandLine.SelectDevice(catalog, parse.GetValue(accelerator)!, parse.GetValue(device));
+            using var acc = catalog.Create(entry);
+            Console.WriteLine($"Accelerator: {entry.Id} {entry.Name}");
+            var result = ModelOptions.Evaluate(new KernelLibrary(acc), state.Parameters, test);
+
+            Console.WriteLine($"Model: {modelPath}");
+            Console.WriteLine($"Test loss {result.Loss:0.0000}, accuracy {result.Accuracy:P2} ({result.Correct} of {result.Count})");
+            Console.WriteLine();
+            var report = parse.GetValue(output) is { } outDir
+                ? RunPictures.WriteEvaluation(outDir, result, test)
+                : ClassificationReport.From(result, FashionMnist.ClassNames);
+            RunPictures.Print(report, Console.Out);
+            if (parse.GetValue(output) is { } written) Console.WriteLine($"Wrote {written}/: {RunPictures.ConfusionPng}, {RunPictures.ConfusionCsv}, {RunPictures.PerClassCsv}, {RunPictures.SamplesPng}");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+}
+
+/// <summary>Loading a saved model and running it, shared by evaluate and predict.</summary>
+public static class ModelOptions
+{
+    public static Option<string> Model() => new("--model", "-m")
+    {
+        Description = "A model.safetensors written by 'fashiongpu train'.",
+        HelpName = "FILE",
+        Required = true,
+    };
+
+    public static ModelState LoadWeights(string path)
+    {
+        if (!File.Exists(path)) throw new UsageException(Directory.Exists(path) ? $"--model: {path} is a directory, not a file" : $"--model: {path} does not exist");
+        return ModelCheckpoint.Load(path, ParameterLayout.Seed);
+    }
+
+    /// <summary>Runs the network over every image of <paramref name="set"/>.</summary>
+    public static EvaluationResult Evaluate(KernelLibrary kernels, float[] parameters, ImageSet set, int batchSize = 256)
+    {
+        using var network = new Network(kernels, Math.Min(batchSize, Math.Max(1, set.Count)), 0, 0);
+        network.Parameters.CopyFromCPU(parameters);
+        using var data = new DeviceDataset(kernels.Accelerator, set);
+        using var evaluator = new Evaluator(kernels, network, set.Count);
+        return evaluator.Evaluate(data, 0, set.Count, set.Labels);
+    }
+}

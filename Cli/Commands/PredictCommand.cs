@@ -1,0 +1,79 @@
+using System.CommandLine;
+using FashionGpu.Kernels;
+using FashionGpu.Training.Data;
+using SkiaSharp;
+
+namespace FashionGpu.Cli.Commands;
+
+/// <summary><c>fashiongpu predict</c>: the three most likely classes of one test image or one PNG.</summary>
+public static class PredictCommand
+{
+    public static Command Create()
+    {
+        var model = ModelOptions.Model();
+        var index = new Option<int?>("--index", "-i") { Description = "Index of a test-set image (0..9999).", HelpName = "I" };
+        var image = new Option<string?>("--image") { Description = "A 28x28 PNG, light garment on a dark background as in Fashion-MNIST (color is converted to gray).", HelpName = "FILE.png" };
+        var accelerator = CommandLine.AcceleratorOption();
+        var device = CommandLine.DeviceOption();
+        var data = Options.DataDirectory();
+        var command = new Command("predict", "Print the three most likely classes, with probabilities, for one test image (--index) or a 28x28 PNG (--image).")
+        {
+            model, index, image, accelerator, device, data,
+        };
+        command.Validators.Add(r =>
+        {
+            bool hasIndex = r.GetResult(index) is not null, hasImage = r.GetResult(image) is not null;
+            if (hasIndex == hasImage) r.AddError("give exactly one of --index I or --image FILE.png");
+        });
+        command.SetAction((parse, cancel) =>
+        {
+            var state = ModelOptions.LoadWeights(parse.GetValue(model)!);
+            ImageSet set;
+            string what;
+            if (parse.GetValue(index) is { } i)
+            {
+                var (_, test, _) = DataLoading.Load(parse.GetValue(data), download: false, cancel);
+                if (i < 0 || i >= test.Count) throw new UsageException($"--index must be in 0..{test.Count - 1} (got {i})");
+                set = test.Slice(i, 1);
+                what = $"test image {i} (true class: {FashionMnist.ClassNames[set.Labels[0]]})";
+            }
+            else
+            {
+                string path = parse.GetValue(image)!;
+                set = ReadPng(path);
+                what = path;
+            }
+
+            using var catalog = new DeviceCatalog();
+            var entry = CommandLine.SelectDevice(catalog, parse.GetValue(accelerator)!, parse.GetValue(device));
+            using var acc = catalog.Create(entry);
+            var result = ModelOptions.Evaluate(new KernelLibrary(acc), state.Parameters, set);
+            var p = result.Probabilities(0);
+            Console.WriteLine($"Prediction for {what}:");
+            var table = new TextTable("rank", "class", "probability");
+            foreach (var (c, rank) in Enumerable.Range(0, p.Length).OrderByDescending(c => p[c]).Take(3).Select((c, r) => (c, r)))
+                table.Add(rank + 1, FashionMnist.ClassNames[c], $"{p[c] * 100:0.00}%");
+            table.Write(Console.Out);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    /// <summary>Reads a 28x28 PNG as one unlabeled (label 0) sample; gray = luminance of RGB, alpha over black.</summary>
+    public static ImageSet ReadPng(string path)
+    {
+        if (!File.Exists(path)) throw new UsageException($"--image: {path} does not exist");
+        using var bitmap = SKBitmap.Decode(path) ?? throw new UsageException($"--image: {path} is not a PNG (or any image format this build can read)");
+        if (bitmap.Width != 28 || bitmap.Height != 28)
+            throw new UsageException($"--image: {path} is {bitmap.Width}x{bitmap.Height}; a 28x28 image is expected");
+        var pixels = new byte[28 * 28];
+        for (int y = 0; y < 28; y++)
+            for (int x = 0; x < 28; x++)
+            {
+                var c = bitmap.GetPixel(x, y);
+                double gray = (0.299 * c.Red + 0.587 * c.Green + 0.114 * c.Blue) * c.Alpha / 255.0;
+                pixels[y * 28 + x] = (byte)Math.Round(gray);
+            }
+        return new ImageSet(pixels, [0], 28, 28);
+    }
+}

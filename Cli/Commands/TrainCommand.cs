@@ -1,0 +1,135 @@
+using System.CommandLine;
+using System.Globalization;
+using FashionGpu.Cli.Plots;
+using FashionGpu.Kernels;
+using FashionGpu.Training;
+using FashionGpu.Training.Data;
+
+namespace FashionGpu.Cli.Commands;
+
+/// <summary><c>fashiongpu train</c>: trains the seed's CNN and writes metrics.csv, model.safetensors and summary.json.</summary>
+public static class TrainCommand
+{
+    public static Command Create()
+    {
+        var defaults = new TrainingConfig();
+        var accelerator = CommandLine.AcceleratorOption();
+        var device = CommandLine.DeviceOption();
+        var epochs = Options.PositiveInt("--epochs", "Passes over the training set.", defaults.Epochs);
+        var batchSize = Options.PositiveInt("--batch-size", "Samples per step (the last batch of an epoch may be smaller).", defaults.BatchSize);
+        var lr = Options.PositiveDouble("--lr", "Adam's learning rate.", defaults.LearningRate);
+        var seed = new Option<ulong>("--seed") { Description = "Seed for the initial weights, the shuffles and the dropout masks.", DefaultValueFactory = _ => defaults.Seed };
+        var valSplit = Options.Fraction("--val-split", "Fraction of the training set held out for validation, from its end (as Keras' validation_split).", defaults.ValSplit);
+        var dropout = Options.Dropout(defaults.Dropout1, defaults.Dropout2);
+        var limitTrain = Options.OptionalPositiveInt("--limit-train", "Use only the first N training samples (before the validation split).");
+        var limitTest = Options.OptionalPositiveInt("--limit-test", "Use only the first N test samples.");
+        var data = Options.DataDirectory();
+        var download = new Option<bool>("--download") { Description = $"When no copy of Fashion-MNIST is found, download it into {DatasetLocator.KerasCacheDirectory(DataLoading.HomeDirectory)} (SHA-256 verified)." };
+        var output = new Option<string?>("--out", "-o") { Description = "Output directory (default runs/<timestamp>). Must be empty or new unless --force.", HelpName = "DIR" };
+        var force = new Option<bool>("--force") { Description = "Write into --out even if it already holds files (they are replaced)." };
+        var init = new Option<string?>("--init") { Description = "Start from the weights in this safetensors file instead of random ones.", HelpName = "FILE" };
+
+        var command = new Command("train", "Train the seed's CNN on Fashion-MNIST. Writes OUT/metrics.csv (a row per epoch), OUT/model.safetensors (after every epoch) and OUT/summary.json.")
+        {
+            accelerator, device, epochs, batchSize, lr, seed, valSplit, dropout, limitTrain, limitTest, data, download, output, force, init,
+        };
+        command.SetAction((parse, cancel) =>
+        {
+            var (d1, d2) = Options.ParseDropout(parse.GetValue(dropout)!);
+            var config = new TrainingConfig
+            {
+                Epochs = parse.GetValue(epochs),
+                BatchSize = parse.GetValue(batchSize),
+                LearningRate = parse.GetValue(lr),
+                Seed = parse.GetValue(seed),
+                ValSplit = parse.GetValue(valSplit),
+                Dropout1 = d1,
+                Dropout2 = d2,
+                LimitTrain = parse.GetValue(limitTrain),
+                LimitTest = parse.GetValue(limitTest),
+                InitFrom = parse.GetValue(init),
+            };
+            if (config.InitFrom is { } initPath && !File.Exists(initPath)) throw new UsageException($"--init: {initPath} does not exist");
+
+            var (train, test, dataDir) = DataLoading.Load(parse.GetValue(data), parse.GetValue(download), cancel);
+            int available = Math.Min(config.LimitTrain ?? int.MaxValue, train.Count);
+            int trainCount = available - config.ValidationCount(available);
+            if (trainCount < 1) throw new UsageException($"--val-split {config.ValSplit} leaves no training samples out of {available}");
+            if (config.BatchSize > trainCount) throw new UsageException($"--batch-size {config.BatchSize} is larger than the {trainCount} training samples (1..{trainCount})");
+
+            string outDir = parse.GetValue(output) ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+            OutputDirectory.Prepare(outDir, parse.GetValue(force));
+
+            using var catalog = new DeviceCatalog();
+            var entry = CommandLine.SelectDevice(catalog, parse.GetValue(accelerator)!, parse.GetValue(device));
+            using var acc = catalog.Create(entry);
+            Console.WriteLine($"Accelerator: {entry.Id} {entry.Name}");
+            Console.WriteLine($"Data: {dataDir}");
+            var kernels = new KernelLibrary(acc);
+            var observer = new ConsoleTrainingObserver(config);
+            try
+            {
+                TrainingRun.Execute(kernels, entry.Id, config, train, test, outDir, observer, cancel);
+            }
+            catch (OperationCanceledException)
+            {
+                observer.ClearProgress();
+                Console.Error.WriteLine($"fashiongpu: interrupted; {outDir} holds every completed epoch.");
+                return 130;
+            }
+            catch (TrainingDivergedException e)
+            {
+                observer.ClearProgress();
+                Console.Error.WriteLine($"fashiongpu: {e.Message}; the last good checkpoint is kept in {outDir}");
+                return ExitCodes.Failure;
+            }
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+}
+
+/// <summary>Prints a run as it goes: a progress line within the epoch on a terminal, one line per epoch, the test result.</summary>
+public sealed class ConsoleTrainingObserver(TrainingConfig config) : ITrainingObserver
+{
+    private readonly bool interactive = !Console.IsOutputRedirected;
+    private readonly List<EpochMetrics> epochs = [];
+    private bool progressShown;
+
+    public void Started(TrainingRunInfo info) =>
+        Console.WriteLine($"Samples: {info.TrainSamples} train, {info.ValSamples} validation, {info.TestSamples} test; " +
+                          $"{info.StepsPerEpoch} steps of {config.BatchSize} per epoch, {config.Epochs} epochs");
+
+    public void Progress(int epoch, StepProgress p)
+    {
+        if (!interactive) return;
+        const int width = 30;
+        int filled = (int)((long)width * p.Step / p.Steps);
+        Console.Write($"\repoch {epoch}/{config.Epochs} [{new string('#', filled)}{new string('.', width - filled)}] {p.Step}/{p.Steps} loss {p.Loss:0.0000} acc {p.Accuracy:P2}   ");
+        progressShown = true;
+    }
+
+    public void ClearProgress()
+    {
+        if (!progressShown) return;
+        Console.Write("\r" + new string(' ', 100) + "\r");
+        progressShown = false;
+    }
+
+    public void EpochDone(EpochMetrics m)
+    {
+        ClearProgress();
+        epochs.Add(m);
+        string val = m.ValLoss is { } vl ? $"  val_loss {vl:0.0000}  val_acc {m.ValAccuracy:P2}" : "";
+        Console.WriteLine($"epoch {m.Epoch}/{config.Epochs}  loss {m.TrainLoss:0.0000}  acc {m.TrainAccuracy:P2}{val}  {m.EpochSeconds:0.0} s  {m.SamplesPerSecond:0} samples/s");
+    }
+
+    public void Finished(RunOutcome o)
+    {
+        Console.WriteLine($"Test accuracy {o.Test.Accuracy:P2} (loss {o.Test.Loss:0.0000}) on {o.Test.Count} images; {o.TotalSeconds:0.0} s in all.");
+        RunPictures.WriteEvaluation(o.OutputDirectory, o.Test, o.TestImages);
+        RunPictures.WriteCurves(o.OutputDirectory, epochs);
+        Console.WriteLine($"Wrote {o.OutputDirectory}/: {MetricsLog.FileName}, {TrainingRun.ModelFile}, {TrainingRun.SummaryFile}, " +
+                          $"{RunPictures.ConfusionPng}, {RunPictures.ConfusionCsv}, {RunPictures.PerClassCsv}, {RunPictures.SamplesPng}, {RunPictures.CurvesPng}");
+    }
+}

@@ -1,0 +1,79 @@
+using System.CommandLine;
+using System.Globalization;
+
+namespace FashionGpu.Cli;
+
+/// <summary>Option factories with their validation, so every command states ranges the same way.</summary>
+public static class Options
+{
+    public static Option<int> PositiveInt(string name, string description, int defaultValue)
+    {
+        var o = new Option<int>(name) { Description = $"{description} [default: {defaultValue}]", DefaultValueFactory = _ => defaultValue, HelpName = "N" };
+        o.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError($"{name} must be at least 1 (got {r.GetValueOrDefault<int>()})"); });
+        return o;
+    }
+
+    public static Option<int?> OptionalPositiveInt(string name, string description)
+    {
+        var o = new Option<int?>(name) { Description = description, HelpName = "N" };
+        o.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 1) r.AddError($"{name} must be at least 1 (got {r.GetValueOrDefault<int?>()})"); });
+        return o;
+    }
+
+    public static Option<double> PositiveDouble(string name, string description, double defaultValue)
+    {
+        var o = new Option<double>(name) { Description = $"{description} [default: {defaultValue.ToString(CultureInfo.InvariantCulture)}]", DefaultValueFactory = _ => defaultValue, HelpName = "X" };
+        o.Validators.Add(r =>
+        {
+            double v = r.GetValueOrDefault<double>();
+            if (!double.IsFinite(v) || v <= 0) r.AddError($"{name} must be a finite number > 0 (got {v.ToString(CultureInfo.InvariantCulture)})");
+        });
+        return o;
+    }
+
+    /// <summary>A value in [0, 1).</summary>
+    public static Option<double> Fraction(string name, string description, double defaultValue)
+    {
+        var o = new Option<double>(name) { Description = $"{description} [default: {defaultValue.ToString(CultureInfo.InvariantCulture)}]", DefaultValueFactory = _ => defaultValue, HelpName = "F" };
+        o.Validators.Add(r =>
+        {
+            double v = r.GetValueOrDefault<double>();
+            if (!(v >= 0 && v < 1)) r.AddError($"{name} must be in [0, 1) (got {v.ToString(CultureInfo.InvariantCulture)})");
+        });
+        return o;
+    }
+
+    public static Option<string> Dropout(float first, float second)
+    {
+        string defaultText = string.Create(CultureInfo.InvariantCulture, $"{first},{second}");
+        var o = new Option<string>("--dropout")
+        {
+            Description = $"Drop probabilities after the convolutions and after Dense 128, each in [0, 1); 0,0 turns dropout off. [default: {defaultText}]",
+            DefaultValueFactory = _ => defaultText,
+            HelpName = "P1,P2",
+        };
+        o.Validators.Add(r =>
+        {
+            try { ParseDropout(r.GetValueOrDefault<string>() ?? ""); }
+            catch (UsageException e) { r.AddError(e.Message); }
+        });
+        return o;
+    }
+
+    public static (float, float) ParseDropout(string text)
+    {
+        var parts = text.Split(',');
+        if (parts.Length != 2 || !TryProbability(parts[0], out var a) || !TryProbability(parts[1], out var b))
+            throw new UsageException($"--dropout must be two probabilities in [0, 1) separated by a comma, like 0.25,0.5 (got '{text}')");
+        return (a, b);
+    }
+
+    private static bool TryProbability(string s, out float p) =>
+        float.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out p) && p >= 0 && p < 1;
+
+    public static Option<string?> DataDirectory() => new("--data")
+    {
+        Description = "Directory with the four Fashion-MNIST IDX files (.gz or raw). Default: $FASHION_MNIST_DIR, ~/.keras/datasets/fashion-mnist, /usr/share/datasets/fashion-mnist.",
+        HelpName = "DIR",
+    };
+}

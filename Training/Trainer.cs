@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using FashionGpu.Kernels;
+using FashionGpu.Training.Model;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace FashionGpu.Training;
+
+/// <summary>What one epoch of training measured.</summary>
+public sealed record EpochResult(int Epoch, double TrainLoss, double TrainAccuracy, double? ValLoss, double? ValAccuracy,
+    double TrainSeconds, double EpochSeconds, int TrainSamples)
+{
+    public double SamplesPerSecond => TrainSamples / TrainSeconds;
+}
+
+/// <summary>Loss and accuracy over a dataset, with every sample's logits for the pictures and reports.</summary>
+public sealed record EvaluationResult(double Loss, double Accuracy, int Count, int Correct, float[] Logits, byte[] Labels)
+{
+    public int Predicted(int i)
+    {
+        int best = 0;
+        for (int k = 1; k < ParameterLayout.Classes; k++)
+            if (Logits[i * ParameterLayout.Classes + k] > Logits[i * ParameterLayout.Classes + best]) best = k;
+        return best;
+    }
+
+    /// <summary>Softmax probabilities of sample <paramref name="i"/>.</summary>
+    public double[] Probabilities(int i)
+    {
+        var z = Logits.AsSpan(i * ParameterLayout.Classes, ParameterLayout.Classes);
+        double max = double.NegativeInfinity;
+        foreach (var v in z) max = Math.Max(max, v);
+        var p = new double[z.Length];
+        double sum = 0;
+        for (int k = 0; k < z.Length; k++) sum += p[k] = Math.Exp(z[k] - max);
+        for (int k = 0; k < z.Length; k++) p[k] /= sum;
+        return p;
+    }
+
+    /// <summary>Accuracy per class: correct / samples of that true class (NaN for a class with no samples).</summary>
+    public double[] PerClassAccuracy()
+    {
+        var total = new int[ParameterLayout.Classes];
+        var right = new int[ParameterLayout.Classes];
+        for (int i = 0; i < Count; i++)
+        {
+            total[Labels[i]]++;
+            if (Predicted(i) == Labels[i]) right[Labels[i]]++;
+        }
+        return total.Select((t, c) => t == 0 ? double.NaN : right[c] / (double)t).ToArray();
+    }
+}
+
+/// <summary>Progress inside an epoch: steps done, steps in the epoch, and the running mean loss and accuracy.</summary>
+public readonly record struct StepProgress(int Step, int Steps, double Loss, double Accuracy);
+
+/// <summary>
+/// Trains the network on device-resident data. One step: gather the batch by index, forward,
+/// loss and its gradient, backward, Adam; the step's loss sum and correct count land in the
+/// step's own slot of a device buffer, read once per epoch (or when progress is reported).
+/// Everything is a pure function of the seed, so a run repeats exactly on the same backend.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    private readonly KernelLibrary k;
+    private readonly Accelerator accelerator;
+    private readonly MemoryBuffer1D<int, Stride1D.Dense> trainOrder;
+    private readonly Evaluator evaluator;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> totals;
+    private readonly int[] order;
+    private readonly uint dropoutSeed1, dropoutSeed2;
+
+    public TrainingConfig Config { get; }
+    public Network Network { get; }
+    public DeviceDataset Train { get; }
+    /// <summary>Training samples actually trained on (the validation tail excluded).</summary>
+    public int TrainCount { get; }
+    /// <summary>Adam steps taken so far (the Adam time step t of the last update).</summary>
+    public long Step { get; private set; }
+    public int StepsPerEpoch => (TrainCount + Config.BatchSize - 1) / Config.BatchSize;
+    public AdamSettings Adam { get; }
+
+    public Trainer(KernelLibrary kernels, TrainingConfig config, DeviceDataset train, int trainCount, int maxEvalCount)
+    {
+        k = kernels;
+        accelerator = kernels.Accelerator;
+        Config = config;
+        Train = train;
+        TrainCount = trainCount;
+        Adam = new AdamSettings((float)config.LearningRate);
+        Network = new Network(kernels, config.BatchSize, config.Dropout1, config.Dropout2);
+        Network.Parameters.CopyFromCPU(ParameterLayout.Seed.GlorotUniform(SplitMix64.Derive(config.Seed, 1)));
+        order = new int[trainCount];
+        trainOrder = accelerator.Allocate1D<int>(Math.Max(1, trainCount));
+        totals = accelerator.Allocate1D<float>(2 * Math.Max(1, StepsPerEpoch));
+        evaluator = new Evaluator(kernels, Network, Math.Max(maxEvalCount, train.Count));
+        dropoutSeed1 = (uint)SplitMix64.Derive(config.Seed, 2, 1);
+        dropoutSeed2 = (uint)SplitMix64.Derive(config.Seed, 2, 2);
+    }
+
+    /// <summary>The order samples are visited in during <paramref name="epoch"/> (1-based): a shuffle derived from (seed, epoch) alone.</summary>
+    public static int[] EpochOrder(ulong seed, int epoch, int count)
+    {
+        var order = Enumerable.Range(0, count).ToArray();
+        new SplitMix64(SplitMix64.Derive(seed, 3, (ulong)epoch)).Shuffle(order);
+        return order;
+    }
+
+    /// <summary>Trains one epoch (1-based number) over the training samples in a fresh shuffled order.</summary>
+    public (double Loss, double Accuracy, double Seconds) TrainEpoch(int epoch, Action<StepProgress>? progress = null, CancellationToken cancel = default)
+    {
+        var clock = Stopwatch.StartNew();
+        EpochOrder(Config.Seed, epoch, TrainCount).CopyTo(order, 0);
+        trainOrder.View.SubView(0, TrainCount).CopyFromCPU(order);
+        int steps = StepsPerEpoch, batchSize = Config.BatchSize;
+        double runningLoss = 0, runningCorrect = 0;
+        int reportedSteps = 0, seen = 0;
+        for (int s = 0; s < steps; s++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            int start = s * batchSize, batch = Math.Min(batchSize, TrainCount - start);
+            Step++;
+            var m1 = Config.Dropout1 > 0 ? new DropoutMask(dropoutSeed1, (uint)Step, Config.Dropout1) : (DropoutMask?)null;
+            var m2 = Config.Dropout2 > 0 ? new DropoutMask(dropoutSeed2, (uint)Step, Config.Dropout2) : (DropoutMask?)null;
+            k.Ops.GatherBatch(batch, Train.PixelsPerImage, Train.Pixels, Train.Labels, trainOrder.View.SubView(start, batch), Network.Images, Network.Labels);
+            Network.Forward(batch, m1, m2);
+            Network.Loss(batch, gradient: true, slot: s, totals.View);
+            Network.Backward(batch, m1, m2);
+            Network.AdamUpdate(Adam.ForStep(Step));
+            // One synchronisation per step: launches queue up, and the host never runs far ahead.
+            accelerator.Synchronize();
+            seen += batch;
+            if (progress is not null && (s + 1 == steps || clock.ElapsedMilliseconds / 250 > reportedSteps))
+            {
+                reportedSteps = (int)(clock.ElapsedMilliseconds / 250);
+                var (l, c) = SumSlots(0, s + 1);
+                runningLoss = l; runningCorrect = c;
+                progress(new StepProgress(s + 1, steps, runningLoss / seen, runningCorrect / seen));
+            }
+        }
+        var (loss, correct) = SumSlots(0, steps);
+        return (loss / TrainCount, correct / TrainCount, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Loss and accuracy without dropout over samples [first, first + count) of <paramref name="data"/>.</summary>
+    public EvaluationResult Evaluate(DeviceDataset data, int first, int count, byte[] hostLabels) => evaluator.Evaluate(data, first, count, hostLabels);
+
+    private (double Loss, double Correct) SumSlots(int from, int to) => Evaluator.SumSlots(totals.View, from, to);
+
+    /// <summary>Parameters and Adam moments as host arrays (for checkpoints).</summary>
+    public (float[] Parameters, float[] M, float[] V) Download()
+    {
+        accelerator.Synchronize();
+        return (Network.Parameters.GetAsArray(), Network.AdamM.GetAsArray(), Network.AdamV.GetAsArray());
+    }
+
+    /// <summary>Replaces the parameters (and, when given, Adam's moments and step) on the device.</summary>
+    public void Upload(float[] parameters, float[]? m = null, float[]? v = null, long? step = null)
+    {
+        Network.Parameters.CopyFromCPU(parameters);
+        if (m is not null) Network.AdamM.CopyFromCPU(m);
+        if (v is not null) Network.AdamV.CopyFromCPU(v);
+        if (step is not null) Step = step.Value;
+        accelerator.Synchronize();
+    }
+
+    public void Dispose()
+    {
+        accelerator.Synchronize();
+        Network.Dispose();
+        trainOrder.Dispose();
+        evaluator.Dispose();
+        totals.Dispose();
+    }
+}

@@ -1,0 +1,26 @@
+namespace FashionGpu.Training;
+
+/// <summary>Everything that decides what a training run computes. Defaults follow the seed (Keras).</summary>
+public sealed record TrainingConfig
+{
+    public int Epochs { get; init; } = 10;
+    public int BatchSize { get; init; } = 64;
+    public double LearningRate { get; init; } = 1e-3;
+    /// <summary>Drives the initial weights, every epoch's shuffle and the dropout masks.</summary>
+    public ulong Seed { get; init; } = 1;
+    /// <summary>Fraction of the training set held out for validation, taken from its end before shuffling (Keras' validation_split).</summary>
+    public double ValSplit { get; init; } = 0.1;
+    /// <summary>Drop probability after the convolutions (Dropout 0.25 in the seed).</summary>
+    public float Dropout1 { get; init; } = 0.25f;
+    /// <summary>Drop probability after Dense 128 (Dropout 0.5 in the seed).</summary>
+    public float Dropout2 { get; init; } = 0.5f;
+    /// <summary>Use only the first N training samples (before the validation split); null for all.</summary>
+    public int? LimitTrain { get; init; }
+    /// <summary>Use only the first N test samples; null for all.</summary>
+    public int? LimitTest { get; init; }
+    /// <summary>safetensors file whose weights replace the Glorot initialisation.</summary>
+    public string? InitFrom { get; init; }
+
+    /// <summary>How many of <paramref name="available"/> training samples are held out for validation.</summary>
+    public int ValidationCount(int available) => (int)Math.Floor(available * ValSplit);
+}

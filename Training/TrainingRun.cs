@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using FashionGpu.Kernels;
+using FashionGpu.Training.Checkpoints;
+using FashionGpu.Training.Data;
+using FashionGpu.Training.Model;
+
+namespace FashionGpu.Training;
+
+/// <summary>What a caller (the CLI) hears while a run goes on.</summary>
+public interface ITrainingObserver
+{
+    void Started(TrainingRunInfo info) { }
+    void Progress(int epoch, StepProgress progress) { }
+    void EpochDone(EpochMetrics metrics) { }
+    void Finished(RunOutcome outcome) { }
+}
+
+public sealed record TrainingRunInfo(int TrainSamples, int ValSamples, int TestSamples, int StepsPerEpoch, string Accelerator);
+
+public sealed record RunOutcome(EvaluationResult Test, ImageSet TestImages, string OutputDirectory, string ModelPath, string MetricsPath, string SummaryPath, double TotalSeconds);
+
+/// <summary>Training diverged (a NaN or infinite loss); the message names where and what to do.</summary>
+public sealed class TrainingDivergedException(string message) : Exception(message);
+
+/// <summary>
+/// A whole training run into an output directory: metrics.csv (a row per epoch),
+/// model.safetensors (after every epoch, replaced atomically) and summary.json at the end.
+/// </summary>
+public static class TrainingRun
+{
+    public const string ModelFile = "model.safetensors", SummaryFile = "summary.json";
+
+    public static RunOutcome Execute(KernelLibrary kernels, string acceleratorName, TrainingConfig config, ImageSet train, ImageSet test,
+        string outDir, ITrainingObserver observer, CancellationToken cancel = default)
+    {
+        var clock = Stopwatch.StartNew();
+        if (config.LimitTrain is { } lt) train = train.Take(Math.Min(lt, train.Count));
+        if (config.LimitTest is { } ls) test = test.Take(Math.Min(ls, test.Count));
+        int valCount = config.ValidationCount(train.Count), trainCount = train.Count - valCount;
+
+        Directory.CreateDirectory(outDir);
+        string modelPath = Path.Combine(outDir, ModelFile), metricsPath = Path.Combine(outDir, MetricsLog.FileName);
+        using var trainData = new DeviceDataset(kernels.Accelerator, train);
+        using var testData = new DeviceDataset(kernels.Accelerator, test);
+        using var trainer = new Trainer(kernels, config, trainData, trainCount, Math.Max(test.Count, train.Count));
+        if (config.InitFrom is { } init) trainer.Upload(ModelCheckpoint.Load(init, ParameterLayout.Seed).Parameters);
+        observer.Started(new TrainingRunInfo(trainCount, valCount, test.Count, trainer.StepsPerEpoch, acceleratorName));
+
+        using (var log = new MetricsLog(metricsPath, append: false))
+        {
+            for (int epoch = 1; epoch <= config.Epochs; epoch++)
+            {
+                var epochClock = Stopwatch.StartNew();
+                var (loss, accuracy, trainSeconds) = trainer.TrainEpoch(epoch, p => observer.Progress(epoch, p), cancel);
+                if (!double.IsFinite(loss))
+                    throw new TrainingDivergedException(
+                        $"training diverged in epoch {epoch} (loss {loss}); try a lower --lr (now {config.LearningRate.ToString(CultureInfo.InvariantCulture)})");
+                EvaluationResult? val = valCount > 0 ? trainer.Evaluate(trainData, trainCount, valCount, train.Labels) : null;
+                var row = new EpochMetrics(epoch, loss, accuracy, val?.Loss, val?.Accuracy, config.LearningRate,
+                    epochClock.Elapsed.TotalSeconds, trainCount / trainSeconds, acceleratorName);
+                log.Append(row);
+                var (p, m, v) = trainer.Download();
+                ModelCheckpoint.Save(modelPath, ParameterLayout.Seed, p, m, v, Metadata(config, epoch, trainer.Step, acceleratorName));
+                observer.EpochDone(row);
+            }
+        }
+
+        var result = trainer.Evaluate(testData, 0, test.Count, test.Labels);
+        string summaryPath = Path.Combine(outDir, SummaryFile);
+        WriteSummary(summaryPath, config, result, clock.Elapsed.TotalSeconds, acceleratorName, trainCount, valCount);
+        var outcome = new RunOutcome(result, test, outDir, modelPath, metricsPath, summaryPath, clock.Elapsed.TotalSeconds);
+        observer.Finished(outcome);
+        return outcome;
+    }
+
+    public static Dictionary<string, string> Metadata(TrainingConfig config, int epoch, long step, string accelerator) => new()
+    {
+        ["format"] = "fashiongpu-1",
+        ["epoch"] = epoch.ToString(CultureInfo.InvariantCulture),
+        ["step"] = step.ToString(CultureInfo.InvariantCulture),
+        ["seed"] = config.Seed.ToString(CultureInfo.InvariantCulture),
+        ["accelerator"] = accelerator,
+        ["config"] = JsonSerializer.Serialize(config, JsonOptions),
+    };
+
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    private static void WriteSummary(string path, TrainingConfig config, EvaluationResult test, double seconds, string accelerator, int trainCount, int valCount)
+    {
+        var perClass = test.PerClassAccuracy();
+        var summary = new
+        {
+            TestLoss = test.Loss,
+            TestAccuracy = test.Accuracy,
+            TestCorrect = test.Correct,
+            TestSamples = test.Count,
+            PerClassAccuracy = FashionMnist.ClassNames.Select((name, c) => (name, c)).ToDictionary(t => t.name, t => perClass[t.c]),
+            TotalSeconds = seconds,
+            TrainSamples = trainCount,
+            ValSamples = valCount,
+            Accelerator = accelerator,
+            Config = config,
+            Versions = Versions(),
+        };
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(summary, JsonOptions));
+    }
+
+    public static Dictionary<string, string> Versions() => new()
+    {
+        ["fashiongpu"] = typeof(TrainingRun).Assembly.GetName().Version?.ToString(3) ?? "?",
+        ["ilgpu"] = typeof(ILGPU.Context).Assembly.GetName().Version?.ToString(3) ?? "?",
+        ["dotnet"] = Environment.Version.ToString(),
+        ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+    };
+}
+
+/// <summary>Writes a file whole or not at all: a temporary file in the same directory, then a rename.</summary>
+public static class AtomicFile
+{
+    public static void WriteAllText(string path, string text) => Write(path, s => s.Write(System.Text.Encoding.UTF8.GetBytes(text)));
+
+    public static void Write(string path, Action<Stream> write)
+    {
+        string tmp = path + ".tmp";
+        using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write))
+        {
+            write(stream);
+            stream.Flush(flushToDisk: true);
+        }
+        File.Move(tmp, path, overwrite: true);
+    }
+}
