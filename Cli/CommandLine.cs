@@ -22,6 +22,12 @@ public static class CommandLine
     /// <summary>Parses and runs; usage errors and bad input become one line on stderr and exit code 2.</summary>
     public static int Run(RootCommand root, string[] args)
     {
+        // Invariant formatting everywhere, with percentages written "91.23%" rather than "91.23 %".
+        var culture = (System.Globalization.CultureInfo)System.Globalization.CultureInfo.InvariantCulture.Clone();
+        culture.NumberFormat.PercentPositivePattern = 1;
+        culture.NumberFormat.PercentNegativePattern = 1;
+        System.Globalization.CultureInfo.DefaultThreadCurrentCulture = System.Globalization.CultureInfo.CurrentCulture = culture;
+
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using FashionGpu.Cli.Plots;
 using FashionGpu.Kernels;
+using ILGPU.Runtime;
 using FashionGpu.Training;
 using FashionGpu.Training.Checkpoints;
 using FashionGpu.Training.Data;
@@ -24,7 +25,8 @@ public static class EvaluateCommand
         {
             model, accelerator, device, limitTest, data, output,
         };
-        command.SetAction((parse, cancel) =>
+        command.SetAction((parse, cancel) => Task.FromResult(Run(parse, cancel)));
+        int Run(ParseResult parse, CancellationToken cancel)
         {
             string modelPath = parse.GetValue(model)!;
             var state = ModelOptions.LoadWeights(modelPath);
@@ -46,7 +48,7 @@ public static class EvaluateCommand
             RunPictures.Print(report, Console.Out);
             if (parse.GetValue(output) is { } written) Console.WriteLine($"Wrote {written}/: {RunPictures.ConfusionPng}, {RunPictures.ConfusionCsv}, {RunPictures.PerClassCsv}, {RunPictures.SamplesPng}");
             return ExitCodes.Success;
-        });
+        }
         return command;
     }
 }

@@ -25,7 +25,8 @@ public static class PredictCommand
             bool hasIndex = r.GetResult(index) is not null, hasImage = r.GetResult(image) is not null;
             if (hasIndex == hasImage) r.AddError("give exactly one of --index I or --image FILE.png");
         });
-        command.SetAction((parse, cancel) =>
+        command.SetAction((parse, cancel) => Task.FromResult(Run(parse, cancel)));
+        int Run(ParseResult parse, CancellationToken cancel)
         {
             var state = ModelOptions.LoadWeights(parse.GetValue(model)!);
             ImageSet set;
@@ -55,7 +56,7 @@ public static class PredictCommand
                 table.Add(rank + 1, FashionMnist.ClassNames[c], $"{p[c] * 100:0.00}%");
             table.Write(Console.Out);
             return ExitCodes.Success;
-        });
+        }
         return command;
     }
 

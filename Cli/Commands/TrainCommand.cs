@@ -33,7 +33,8 @@ public static class TrainCommand
         {
             accelerator, device, epochs, batchSize, lr, seed, valSplit, dropout, limitTrain, limitTest, data, download, output, force, init,
         };
-        command.SetAction((parse, cancel) =>
+        command.SetAction((parse, cancel) => Task.FromResult(Run(parse, cancel)));
+        int Run(ParseResult parse, CancellationToken cancel)
         {
             var (d1, d2) = Options.ParseDropout(parse.GetValue(dropout)!);
             var config = new TrainingConfig
@@ -84,7 +85,7 @@ public static class TrainCommand
                 return ExitCodes.Failure;
             }
             return ExitCodes.Success;
-        });
+        }
         return command;
     }
 }

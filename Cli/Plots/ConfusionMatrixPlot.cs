@@ -50,6 +50,8 @@ public static class ConfusionMatrixPlot
             plot.Axes.Bottom.TickLabelStyle.FontSize = 14;
             plot.Axes.Left.TickLabelStyle.FontSize = 14;
             plot.XLabel("Predicted class", 16);
+            // The rotated class names need the room below them; ScottPlot measures them unrotated.
+            plot.Axes.Bottom.Label.OffsetY = 40;
             plot.YLabel("True class", 16);
             plot.Title($"Confusion matrix: accuracy {report.Accuracy:P2} on {report.Total} test images", 18);
         }
@@ -59,7 +61,7 @@ public static class ConfusionMatrixPlot
             plot.Axes.Left.SetTicks([], []);
         }
         plot.Axes.Margins(0, 0);
-        plot.Layout.Fixed(new PixelPadding(170, 120, 150, 50));
+        plot.Layout.Fixed(new PixelPadding(170, 120, 140, 50));
         plot.SavePng(path + ".tmp.png", Width, Height);
         File.Move(path + ".tmp.png", path, overwrite: true);
     }

@@ -37,8 +37,12 @@ public static class PlotStyle
     {
         using var surface = SKSurface.Create(new SKImageInfo(panelWidth * panels.Length, height));
         surface.Canvas.Clear(SKColors.White);
+        // Each panel is rendered on its own: a plot paints its background over the whole canvas.
         for (int i = 0; i < panels.Length; i++)
-            panels[i].Render(surface.Canvas, new PixelRect(i * panelWidth, (i + 1) * panelWidth, height, 0));
+        {
+            using var image = SKImage.FromEncodedData(panels[i].GetImageBytes(panelWidth, height, ImageFormat.Png));
+            surface.Canvas.DrawImage(image, i * panelWidth, 0);
+        }
         SavePng(surface, path);
     }
 

@@ -4,6 +4,7 @@ using FashionGpu.Training;
 using FashionGpu.Training.Checkpoints;
 using FashionGpu.Training.Data;
 using FashionGpu.Training.Model;
+using ILGPU.Runtime;
 using NUnit.Framework;
 
 namespace FashionGpu.Tests.Training;
