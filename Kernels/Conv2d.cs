@@ -58,51 +58,151 @@ public readonly record struct ConvTaps(ConvShape Shape, int WeightBase, int Stri
 public static class Conv2dKernels
 {
     /// <summary>
-    /// output[b,n,y,x] = bias[n] (when <paramref name="useBias"/> is 1) + sum over c, ky, kx of
-    /// weight(n,c,ky,kx) * input[b,c,y+ky,x+kx]. Register variant: a tile is 4 outputs n by
-    /// 4 * lanes pixels; lane l owns pixels l + lanes*j (j &lt; 4) of its tile, so the lanes of a
-    /// group read neighbouring input addresses while the 4 weights are the same for all lanes.
-    /// Past the edges, loads are clamped to the last valid row/pixel and only stores are skipped,
-    /// which keeps the inner loop free of branches for any shape.
+    /// packed[k * nPad + n] = weight(n, k) for tap k = (c*KH + ky)*KW + kx, zero for n &gt;= N:
+    /// the weight transposed so that the output channels a group works on lie side by side, and
+    /// padded so the GEMM loop needs no edge test. Small (O*K floats); rebuilt every call.
     /// </summary>
-    public static void Forward(ConvTaps g, int useBias,
-        ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output)
+    public static void PackWeight(Index1D thread, int threads, ConvTaps g, int nPad, ArrayView<float> weight, ArrayView<float> packed)
     {
         var s = g.Shape;
+        int taps = s.KernelH * s.KernelW, total = s.InChannels * taps * nPad;
+        for (int i = thread; i < total; i += threads)
+        {
+            int k = i / nPad, n = i - k * nPad;
+            int c = k / taps, r = k - c * taps, ky = r / s.KernelW, kx = r - ky * s.KernelW;
+            packed[i] = n < s.OutChannels
+                ? weight[g.WeightBase + n * g.StrideN + c * g.StrideC + ky * g.StrideY + kx * g.StrideX]
+                : 0f;
+        }
+    }
+
+    /// <summary>
+    /// output[b,n,y,x] = bias[n] (when <paramref name="useBias"/> is 1) + sum over taps k = (c, ky, kx)
+    /// of packed[k, n] * input[b,c,y+ky,x+kx]. Register variant: a group takes 4 output pixels
+    /// (the same for all its lanes, so input reads are broadcasts) and walks the output channels
+    /// 4 * lanes at a time; lane l owns channels l + lanes*j (j &lt; 4), so neighbouring lanes read
+    /// neighbouring packed weights. Pixels past the end are clamped to the last one for loads
+    /// and skipped for stores, so the inner loop has no branches for any shape.
+    /// </summary>
+    public static void Forward(ConvShape s, int nPad, int useBias,
+        ArrayView<float> input, ArrayView<float> packed, ArrayView<float> bias, ArrayView<float> output)
+    {
         int lanes = Group.DimX, lane = Group.IdxX;
         int ow = s.OutW, plane = s.OutH * ow, inPlane = s.Height * s.Width, inImage = s.InChannels * inPlane;
-        int m = s.Batch * plane, n = s.OutChannels, outImage = n * plane;
-        int mTile = 4 * lanes, mTiles = (m + mTile - 1) / mTile, nTiles = (n + 3) / 4;
-        for (int t = Grid.IdxX; t < mTiles * nTiles; t += Grid.DimX)
+        int m = s.Batch * plane, n = s.OutChannels, mTiles = (m + 3) / 4;
+        for (int t = Grid.IdxX; t < mTiles; t += Grid.DimX)
         {
-            // Neighbouring tiles share pixels (different n), so their input stays in cache.
-            int n0 = (t % nTiles) * 4, m0 = (t / nTiles) * mTile + lane;
-            int p0 = Math.Min(m0, m - 1), p1 = Math.Min(m0 + lanes, m - 1), p2 = Math.Min(m0 + 2 * lanes, m - 1), p3 = Math.Min(m0 + 3 * lanes, m - 1);
-            int i0 = InputCorner(p0, plane, ow, s.Width, inImage), i1 = InputCorner(p1, plane, ow, s.Width, inImage);
-            int i2 = InputCorner(p2, plane, ow, s.Width, inImage), i3 = InputCorner(p3, plane, ow, s.Width, inImage);
-            int w0 = g.WeightBase + n0 * g.StrideN, w1 = g.WeightBase + Math.Min(n0 + 1, n - 1) * g.StrideN;
-            int w2 = g.WeightBase + Math.Min(n0 + 2, n - 1) * g.StrideN, w3 = g.WeightBase + Math.Min(n0 + 3, n - 1) * g.StrideN;
-            float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-            float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+            int m0 = 4 * t;
+            int i0 = InputCorner(m0, plane, ow, s.Width, inImage), i1 = InputCorner(Math.Min(m0 + 1, m - 1), plane, ow, s.Width, inImage);
+            int i2 = InputCorner(Math.Min(m0 + 2, m - 1), plane, ow, s.Width, inImage), i3 = InputCorner(Math.Min(m0 + 3, m - 1), plane, ow, s.Width, inImage);
+            for (int n0 = lane; n0 < nPad; n0 += 4 * lanes)
+            {
+                float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+                float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+                int w = n0;
+                for (int c = 0; c < s.InChannels; c++)
+                    for (int ky = 0; ky < s.KernelH; ky++)
+                    {
+                        int inRow = c * inPlane + ky * s.Width;
+                        for (int kx = 0; kx < s.KernelW; kx++, w += nPad)
+                        {
+                            int ik = inRow + kx;
+                            float a0 = input[i0 + ik], a1 = input[i1 + ik], a2 = input[i2 + ik], a3 = input[i3 + ik];
+                            float b0 = packed[w], b1 = packed[w + lanes], b2 = packed[w + 2 * lanes], b3 = packed[w + 3 * lanes];
+                            c00 += b0 * a0; c01 += b0 * a1; c02 += b0 * a2; c03 += b0 * a3;
+                            c10 += b1 * a0; c11 += b1 * a1; c12 += b1 * a2; c13 += b1 * a3;
+                            c20 += b2 * a0; c21 += b2 * a1; c22 += b2 * a2; c23 += b2 * a3;
+                            c30 += b3 * a0; c31 += b3 * a1; c32 += b3 * a2; c33 += b3 * a3;
+                        }
+                    }
+                StorePixel(output, useBias, bias, n0, lanes, n, m0, m, plane, c00, c10, c20, c30);
+                StorePixel(output, useBias, bias, n0, lanes, n, m0 + 1, m, plane, c01, c11, c21, c31);
+                StorePixel(output, useBias, bias, n0, lanes, n, m0 + 2, m, plane, c02, c12, c22, c32);
+                StorePixel(output, useBias, bias, n0, lanes, n, m0 + 3, m, plane, c03, c13, c23, c33);
+            }
+        }
+    }
+
+    /// <summary>
+    /// CpuPacked variant, step 1: the im2col matrix in panels of 4 output pixels,
+    /// panels[(t*K + k)*4 + j] = input[b, c, y+ky-padY, x+kx-padX] for pixel 4t + j (clamped to
+    /// the last pixel) and tap k = (c, ky, kx), zero outside the real input. <paramref name="s"/>
+    /// is the convolution as if the input were padded by padY/padX on every side (the backward
+    /// input pass reads dOutput this way, without building the padded copy).
+    /// </summary>
+    public static void PackPixels(ConvShape s, int padY, int padX, ArrayView<float> input, ArrayView<float> panels)
+    {
+        var panels4 = panels.Cast<Float4>();
+        int ow = s.OutW, plane = s.OutH * ow, h = s.Height - 2 * padY, w = s.Width - 2 * padX, inPlane = h * w;
+        int m = s.Batch * plane, mTiles = (m + 3) / 4, kCount = s.InChannels * s.KernelH * s.KernelW;
+        for (int t = Grid.GlobalIndex.X; t < mTiles; t += Grid.DimX * Group.DimX)
+        {
+            // Top-left input corner (in unpadded coordinates) and image of each of the 4 pixels.
+            int b0 = Pixel(4 * t, m, plane, ow, out int y0, out int x0), b1 = Pixel(4 * t + 1, m, plane, ow, out int y1, out int x1);
+            int b2 = Pixel(4 * t + 2, m, plane, ow, out int y2, out int x2), b3 = Pixel(4 * t + 3, m, plane, ow, out int y3, out int x3);
+            int at = t * kCount;
             for (int c = 0; c < s.InChannels; c++)
                 for (int ky = 0; ky < s.KernelH; ky++)
-                {
-                    int inRow = c * inPlane + ky * s.Width, wRow = c * g.StrideC + ky * g.StrideY;
-                    for (int kx = 0; kx < s.KernelW; kx++)
+                    for (int kx = 0; kx < s.KernelW; kx++, at++)
                     {
-                        int wk = wRow + kx * g.StrideX, ik = inRow + kx;
-                        float a0 = input[i0 + ik], a1 = input[i1 + ik], a2 = input[i2 + ik], a3 = input[i3 + ik];
-                        float b0 = weight[w0 + wk], b1 = weight[w1 + wk], b2 = weight[w2 + wk], b3 = weight[w3 + wk];
-                        c00 += b0 * a0; c01 += b0 * a1; c02 += b0 * a2; c03 += b0 * a3;
-                        c10 += b1 * a0; c11 += b1 * a1; c12 += b1 * a2; c13 += b1 * a3;
-                        c20 += b2 * a0; c21 += b2 * a1; c22 += b2 * a2; c23 += b2 * a3;
-                        c30 += b3 * a0; c31 += b3 * a1; c32 += b3 * a2; c33 += b3 * a3;
+                        Float4 v;
+                        v.X = Tap(input, b0, c, s.InChannels, y0 + ky - padY, x0 + kx - padX, h, w, inPlane);
+                        v.Y = Tap(input, b1, c, s.InChannels, y1 + ky - padY, x1 + kx - padX, h, w, inPlane);
+                        v.Z = Tap(input, b2, c, s.InChannels, y2 + ky - padY, x2 + kx - padX, h, w, inPlane);
+                        v.W = Tap(input, b3, c, s.InChannels, y3 + ky - padY, x3 + kx - padX, h, w, inPlane);
+                        panels4[at] = v;
                     }
-                }
-            StoreColumn(output, useBias, bias, n0, n, m0, m, plane, outImage, c00, c10, c20, c30);
-            StoreColumn(output, useBias, bias, n0, n, m0 + lanes, m, plane, outImage, c01, c11, c21, c31);
-            StoreColumn(output, useBias, bias, n0, n, m0 + 2 * lanes, m, plane, outImage, c02, c12, c22, c32);
-            StoreColumn(output, useBias, bias, n0, n, m0 + 3 * lanes, m, plane, outImage, c03, c13, c23, c33);
+        }
+    }
+
+    /// <summary>Image b, row y and column x of flat output pixel min(p, m-1).</summary>
+    private static int Pixel(int p, int m, int plane, int ow, out int y, out int x)
+    {
+        p = Math.Min(p, m - 1);
+        int b = p / plane, r = p - b * plane;
+        y = r / ow;
+        x = r - y * ow;
+        return b;
+    }
+
+    private static float Tap(ArrayView<float> input, int b, int c, int channels, int y, int x, int h, int w, int inPlane) =>
+        y >= 0 && y < h && x >= 0 && x < w ? input[(b * channels + c) * inPlane + y * w + x] : 0f;
+
+    /// <summary>
+    /// CpuPacked variant, step 2: the GEMM on pixel panels and the packed weight. A thread owns
+    /// 4 pixels by 4 channels; each tap is two 16-byte reads (4 pixels, 4 channels) for 16
+    /// multiply-adds, where the scalar form needs 8 bounds-checked view accesses on the CPU
+    /// accelerator. nPad is a multiple of 4 and both buffers start at their own index 0, so
+    /// every read is a whole <see cref="Float4"/>. Same sums, same order as the other variants.
+    /// </summary>
+    public static void ForwardCpu(ConvShape s, int nPad, int useBias,
+        ArrayView<float> panels, ArrayView<float> packed, ArrayView<float> bias, ArrayView<float> output)
+    {
+        var panels4 = panels.Cast<Float4>();
+        var packed4 = packed.Cast<Float4>();
+        int plane = s.OutH * s.OutW, kCount = s.InChannels * s.KernelH * s.KernelW;
+        int m = s.Batch * plane, n = s.OutChannels, mTiles = (m + 3) / 4, step = nPad / 4, nTiles = step;
+        // Work item = (pixel tile, channel tile), channel tile fastest: neighbours share a panel.
+        for (int t = Grid.GlobalIndex.X; t < mTiles * nTiles; t += Grid.DimX * Group.DimX)
+        {
+            int mt = t / nTiles, nt = t - mt * nTiles, m0 = 4 * mt;
+            float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+            float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+            int pa = mt * kCount, w = nt;
+            for (int k = 0; k < kCount; k++, w += step)
+            {
+                var a = panels4[pa + k];
+                var b = packed4[w];
+                c00 += b.X * a.X; c01 += b.X * a.Y; c02 += b.X * a.Z; c03 += b.X * a.W;
+                c10 += b.Y * a.X; c11 += b.Y * a.Y; c12 += b.Y * a.Z; c13 += b.Y * a.W;
+                c20 += b.Z * a.X; c21 += b.Z * a.Y; c22 += b.Z * a.Z; c23 += b.Z * a.W;
+                c30 += b.W * a.X; c31 += b.W * a.Y; c32 += b.W * a.Z; c33 += b.W * a.W;
+            }
+            int n0 = 4 * nt;
+            StorePixel(output, useBias, bias, n0, 1, n, m0, m, plane, c00, c10, c20, c30);
+            StorePixel(output, useBias, bias, n0, 1, n, m0 + 1, m, plane, c01, c11, c21, c31);
+            StorePixel(output, useBias, bias, n0, 1, n, m0 + 2, m, plane, c02, c12, c22, c32);
+            StorePixel(output, useBias, bias, n0, 1, n, m0 + 3, m, plane, c03, c13, c23, c33);
         }
     }
 
@@ -113,40 +213,35 @@ public static class Conv2dKernels
         return b * inImage + y * width + (r - y * ow);
     }
 
-    /// <summary>Stores one output pixel's 4 channels n0..n0+3 (those that exist), adding the bias first.</summary>
-    private static void StoreColumn(ArrayView<float> output, int useBias, ArrayView<float> bias, int n0, int n, int p, int m, int plane, int outImage,
+    /// <summary>Stores output pixel <paramref name="p"/> of channels n0 + lanes*j (those that exist), adding the bias first.</summary>
+    private static void StorePixel(ArrayView<float> output, int useBias, ArrayView<float> bias, int n0, int lanes, int n, int p, int m, int plane,
         float v0, float v1, float v2, float v3)
     {
         if (p >= m) return;
-        int b = p / plane, at = b * outImage + (p - b * plane) + n0 * plane;
-        if (useBias != 0)
+        int b = p / plane, at = b * n * plane + (p - b * plane);
+        for (int j = 0; j < 4; j++)
         {
-            v0 += bias[n0];
-            if (n0 + 1 < n) v1 += bias[n0 + 1];
-            if (n0 + 2 < n) v2 += bias[n0 + 2];
-            if (n0 + 3 < n) v3 += bias[n0 + 3];
+            int channel = n0 + j * lanes;
+            if (channel >= n) return;
+            float v = j == 0 ? v0 : j == 1 ? v1 : j == 2 ? v2 : v3;
+            output[at + channel * plane] = useBias != 0 ? v + bias[channel] : v;
         }
-        output[at] = v0;
-        if (n0 + 1 < n) output[at + plane] = v1;
-        if (n0 + 2 < n) output[at + 2 * plane] = v2;
-        if (n0 + 3 < n) output[at + 3 * plane] = v3;
     }
 
     /// <summary>
-    /// dOutput zero-padded by KH-1 rows and KW-1 columns on every side: padded[b,o,py,px] =
-    /// dOutput[b,o,py-(KH-1),px-(KW-1)] inside, 0 outside. Writes every element, so the scratch
-    /// buffer needs no clearing.
+    /// Planes of h x w zero-padded by padY rows and padX columns on every side:
+    /// padded[q, py, px] = source[q, py-padY, px-padX] inside, 0 outside. Writes every element,
+    /// so the scratch buffer needs no clearing. (The backward input pass pads dOutput by KH-1, KW-1.)
     /// </summary>
-    public static void PadGradient(Index1D thread, int threads, ConvShape s, ArrayView<float> dOutput, ArrayView<float> padded)
+    public static void Pad(Index1D thread, int threads, int planes, int h, int w, int padY, int padX, ArrayView<float> source, ArrayView<float> padded)
     {
-        int oh = s.OutH, ow = s.OutW, ph = oh + 2 * (s.KernelH - 1), pw = ow + 2 * (s.KernelW - 1);
-        int total = s.Batch * s.OutChannels * ph * pw;
+        int ph = h + 2 * padY, pw = w + 2 * padX, total = planes * ph * pw;
         for (int i = thread; i < total; i += threads)
         {
             int px = i % pw, r = i / pw;
             int py = r % ph, q = r / ph;
-            int y = py - (s.KernelH - 1), x = px - (s.KernelW - 1);
-            padded[i] = y >= 0 && y < oh && x >= 0 && x < ow ? dOutput[(q * oh + y) * ow + x] : 0f;
+            int y = py - padY, x = px - padX;
+            padded[i] = y >= 0 && y < h && x >= 0 && x < w ? source[(q * h + y) * w + x] : 0f;
         }
     }
 
@@ -228,46 +323,76 @@ public static class Conv2dKernels
 
 /// <summary>
 /// Launches the convolution kernels on one accelerator (compiled once, in the constructor).
-/// Owns one scratch buffer, the padded dOutput of the backward input pass, grown on demand.
+/// Owns two scratch buffers, grown on demand: the packed weight and the padded dOutput of the
+/// backward input pass.
 /// </summary>
 public sealed class Conv2d
 {
     private readonly Accelerator accelerator;
     private readonly LaunchPolicy policy;
-    private readonly Action<AcceleratorStream, KernelConfig, ConvTaps, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> forward;
+    private readonly Action<AcceleratorStream, KernelConfig, ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> forward;
     private readonly Action<AcceleratorStream, KernelConfig, ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>> backwardWeight;
-    private readonly Action<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>> padGradient, backwardBias;
-    private MemoryBuffer1D<float, Stride1D.Dense>? padded;
+    private readonly Action<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>> packWeight;
+    private readonly Action<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>> backwardBias;
+    private readonly Action<Index1D, int, int, int, int, int, int, ArrayView<float>, ArrayView<float>> pad;
+    private readonly Action<AcceleratorStream, KernelConfig, ConvShape, int, int, ArrayView<float>, ArrayView<float>> packPixels;
+    private readonly ScratchBuffer packed, padded, panels;
 
     public Conv2d(Accelerator accelerator, LaunchPolicy policy)
     {
         this.accelerator = accelerator;
         this.policy = policy;
-        forward = accelerator.LoadKernel<ConvTaps, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.Forward);
+        forward = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(
+            policy.Gemm == GemmVariant.CpuPacked ? Conv2dKernels.ForwardCpu : Conv2dKernels.Forward);
+        packPixels = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>>(Conv2dKernels.PackPixels);
         backwardWeight = accelerator.LoadKernel<ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardWeight);
-        padGradient = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(Conv2dKernels.PadGradient);
+        packWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>>(Conv2dKernels.PackWeight);
+        pad = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, int, int, int, int, ArrayView<float>, ArrayView<float>>(Conv2dKernels.Pad);
         backwardBias = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardBias);
+        packed = new ScratchBuffer(accelerator);
+        padded = new ScratchBuffer(accelerator);
+        panels = new ScratchBuffer(accelerator);
     }
 
     public void Forward(ConvShape s, ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output) =>
         RunTaps(ConvTaps.Forward(s), 1, input, weight, bias, output);
 
-    /// <summary>Runs <paramref name="g"/> as a forward convolution (the GEMM core shared with <see cref="Dense"/>).</summary>
-    internal void RunTaps(ConvTaps g, int useBias, ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output)
+    /// <summary>
+    /// Runs <paramref name="g"/> as a forward convolution (the GEMM core shared with <see cref="Dense"/>).
+    /// With <paramref name="pad"/>, <paramref name="input"/> is the unpadded tensor and <c>g.Shape</c> the padded one.
+    /// </summary>
+    internal void RunTaps(ConvTaps g, int useBias, ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output,
+        int padY = 0, int padX = 0)
     {
         var s = g.Shape;
-        long tiles = Tiles((long)s.Batch * s.OutH * s.OutW, s.OutChannels);
-        forward(accelerator.DefaultStream, policy.RegisterGroups(tiles), g, useBias, input, weight, bias, output);
+        int group = 4 * policy.Lanes, nPad = (s.OutChannels + group - 1) / group * group;
+        int packedSize = s.InChannels * s.KernelH * s.KernelW * nPad;
+        var w = packed.Get(packedSize);
+        int t = policy.Threads(packedSize);
+        packWeight(t, t, g, nPad, weight, w);
+        long pixelTiles = ((long)s.Batch * s.OutH * s.OutW + 3) / 4;
+        if (policy.Gemm == GemmVariant.CpuPacked)
+        {
+            var a = panels.Get(pixelTiles * 4 * s.InChannels * s.KernelH * s.KernelW);
+            packPixels(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles), s, padY, padX, input, a);
+            forward(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles * (nPad / 4)), s, nPad, useBias, a, w, bias, output);
+            return;
+        }
+        if (padY != 0 || padX != 0)
+        {
+            // The register variant reads the input directly, so it needs the padded copy.
+            var source = input;
+            input = padded.Get(s.InputSize);
+            int tp = policy.Threads(s.InputSize);
+            pad(tp, tp, s.Batch * s.InChannels, s.Height - 2 * padY, s.Width - 2 * padX, padY, padX, source, input);
+        }
+        forward(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles), s, nPad, useBias, input, w, bias, output);
     }
 
     public void BackwardInput(ConvShape s, ArrayView<float> dOutput, ArrayView<float> weight, ArrayView<float> dInput)
     {
-        var g = ConvTaps.BackwardInput(s);
-        var pad = Scratch(g.Shape.InputSize);
-        int t = policy.Threads(g.Shape.InputSize);
-        padGradient(t, t, s, dOutput, pad);
         // No bias: the bias view is never read when useBias is 0.
-        RunTaps(g, 0, pad, weight, weight, dInput);
+        RunTaps(ConvTaps.BackwardInput(s), 0, dOutput, weight, weight, dInput, s.KernelH - 1, s.KernelW - 1);
     }
 
     public void BackwardWeight(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight)
@@ -284,16 +409,4 @@ public sealed class Conv2d
 
     /// <summary>Tiles of 4 rows by 4 * lanes lane-interleaved columns covering <paramref name="columns"/> x <paramref name="rows"/>.</summary>
     private long Tiles(long columns, long rows) => (columns + 4L * policy.Lanes - 1) / (4L * policy.Lanes) * ((rows + 3) / 4);
-
-    private ArrayView<float> Scratch(long size)
-    {
-        if (padded is null || padded.Length < size)
-        {
-            // Work queued earlier may still read the old buffer.
-            accelerator.Synchronize();
-            padded?.Dispose();
-            padded = accelerator.Allocate1D<float>(size);
-        }
-        return padded.View.SubView(0, size);
-    }
 }
