@@ -33,11 +33,8 @@ public enum GemmVariant
     /// outputs and reading operands 16 bytes at a time from pre-packed panels.
     /// </summary>
     CpuPacked,
-    /// <summary>
-    /// Shared-memory tiles with group barriers: the classic GPU GEMM. Correct everywhere, fast
-    /// only on real GPUs (PoCL and the CPU accelerator are slow with barriers).
-    /// </summary>
-    Tiled,
+    // Not written yet: a shared-memory tiled variant (Group.Barrier) for real GPUs, which the
+    // Register variant stands in for there. Neither PoCL nor the CPU accelerator would pick it.
 }
 
 /// <summary>
@@ -75,8 +72,7 @@ public sealed class LaunchPolicy
         Gemm = forceGemm ?? Device switch
         {
             DeviceClass.CpuAccelerator => GemmVariant.CpuPacked,
-            DeviceClass.OpenClCpu => GemmVariant.Register,
-            _ => GemmVariant.Tiled,
+            _ => GemmVariant.Register,
         };
         // PoCL vectorises a work-group across its work-items: 8 lanes fill an AVX2 register
         // (wider groups measured slower). The CPU accelerator gets one lane per thread and one
