@@ -5,8 +5,17 @@ namespace FashionGpu.Kernels;
 
 // 2-D convolution, stride 1, valid padding (PyTorch/Keras "valid"; cross-correlation).
 // Shapes: B batch, C input channels, O output channels, H x W input, KH x KW kernel,
-//         OH = H - KH + 1, OW = W - KW + 1.
+//         OH = H - KH + 1, OW = W - KW + 1, P = OH * OW output pixels per plane,
+//         K = C * KH * KW taps per output.
 // Layouts: input [B,C,H,W], weight [O,C,KH,KW], bias [O], output [B,O,OH,OW].
+//
+// All three passes are GEMMs in disguise ("implicit GEMM": the im2col matrix is never built):
+//   forward         output[b,o,p]  = sum over k of weight[o,k] * input[b, tap k of pixel p]   (B*P x O, inner K)
+//   backward input  dInput[b,c,q]  = the forward kernel run on dOutput zero-padded by KH-1, KW-1
+//                                    with the weight flipped and transposed                 (B*H*W x C, inner O*KH*KW)
+//   backward weight dWeight[o,k]   = sum over b, p of dOutput[b,o,p] * input[b, tap k of p]   (O x K, inner B*P)
+// Each thread owns a 4 x 4 block of outputs in registers and sums it alone, in a fixed order:
+// no atomics, deterministic. Dense layers reuse these kernels as 1x1 convolutions of 1x1 images.
 
 /// <summary>Shape of a convolution.</summary>
 public readonly record struct ConvShape(int Batch, int InChannels, int OutChannels, int Height, int Width, int KernelH, int KernelW)
@@ -21,79 +30,278 @@ public readonly record struct ConvShape(int Batch, int InChannels, int OutChanne
     public override string ToString() => $"B{Batch} C{InChannels} O{OutChannels} {Height}x{Width} k{KernelH}x{KernelW}";
 }
 
-/// <summary>The convolution kernels: one thread per output element, summing in a fixed order.</summary>
+/// <summary>
+/// A convolution whose weight is read through strides, so one kernel serves both the forward
+/// pass (weight [O,C,KH,KW] as is) and the backward input pass (weight flipped and with O and
+/// C swapped). Weight element (n, c, ky, kx) is at WeightBase + n*StrideN + c*StrideC + ky*StrideY + kx*StrideX.
+/// </summary>
+public readonly record struct ConvTaps(ConvShape Shape, int WeightBase, int StrideN, int StrideC, int StrideY, int StrideX)
+{
+    /// <summary>The forward pass: weight as stored.</summary>
+    public static ConvTaps Forward(ConvShape s) =>
+        new(s, 0, s.InChannels * s.KernelH * s.KernelW, s.KernelH * s.KernelW, s.KernelW, 1);
+
+    /// <summary>
+    /// The backward input pass of <paramref name="s"/> as a forward convolution: input is dOutput
+    /// padded by KH-1 rows and KW-1 columns of zeros on each side (O channels), outputs are the
+    /// C input channels, and tap (ky, kx) reads weight[o, c, KH-1-ky, KW-1-kx].
+    /// </summary>
+    public static ConvTaps BackwardInput(ConvShape s)
+    {
+        int taps = s.KernelH * s.KernelW;
+        var padded = new ConvShape(s.Batch, s.OutChannels, s.InChannels, s.OutH + 2 * (s.KernelH - 1), s.OutW + 2 * (s.KernelW - 1), s.KernelH, s.KernelW);
+        return new(padded, taps - 1, taps, s.InChannels * taps, -s.KernelW, -1);
+    }
+}
+
+/// <summary>The convolution kernels.</summary>
 public static class Conv2dKernels
 {
-    /// <summary>output = conv(input, weight) + bias.</summary>
-    public static void Forward(Index1D thread, int threads, ConvShape s,
-        ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output)
+    /// <summary>
+    /// packed[k * nPad + n] = weight(n, k) for tap k = (c*KH + ky)*KW + kx, zero for n &gt;= N:
+    /// the weight transposed so that the output channels a group works on lie side by side, and
+    /// padded so the GEMM loop needs no edge test. Small (O*K floats); rebuilt every call.
+    /// </summary>
+    public static void PackWeight(Index1D thread, int threads, ConvTaps g, int nPad, ArrayView<float> weight, ArrayView<float> packed)
     {
-        int oh = s.OutH, ow = s.OutW;
-        for (int i = thread; i < s.OutputSize; i += threads)
+        var s = g.Shape;
+        int taps = s.KernelH * s.KernelW, total = s.InChannels * taps * nPad;
+        for (int i = thread; i < total; i += threads)
         {
-            int x = i % ow, r = i / ow;
-            int y = r % oh; r /= oh;
-            int o = r % s.OutChannels, b = r / s.OutChannels;
-            float acc = bias[o];
+            int k = i / nPad, n = i - k * nPad;
+            int c = k / taps, r = k - c * taps, ky = r / s.KernelW, kx = r - ky * s.KernelW;
+            packed[i] = n < s.OutChannels
+                ? weight[g.WeightBase + n * g.StrideN + c * g.StrideC + ky * g.StrideY + kx * g.StrideX]
+                : 0f;
+        }
+    }
+
+    /// <summary>
+    /// output[b,n,y,x] = bias[n] (when <paramref name="useBias"/> is 1) + sum over taps k = (c, ky, kx)
+    /// of packed[k, n] * input[b,c,y+ky,x+kx]. Register variant: a group takes 4 output pixels
+    /// (the same for all its lanes, so input reads are broadcasts) and walks the output channels
+    /// 4 * lanes at a time; lane l owns channels l + lanes*j (j &lt; 4), so neighbouring lanes read
+    /// neighbouring packed weights. Pixels past the end are clamped to the last one for loads
+    /// and skipped for stores, so the inner loop has no branches for any shape.
+    /// </summary>
+    public static void Forward(ConvShape s, int nPad, int useBias,
+        ArrayView<float> input, ArrayView<float> packed, ArrayView<float> bias, ArrayView<float> output)
+    {
+        int lanes = Group.DimX, lane = Group.IdxX;
+        int ow = s.OutW, plane = s.OutH * ow, inPlane = s.Height * s.Width, inImage = s.InChannels * inPlane;
+        int m = s.Batch * plane, n = s.OutChannels, mTiles = (m + 3) / 4;
+        for (int t = Grid.IdxX; t < mTiles; t += Grid.DimX)
+        {
+            int m0 = 4 * t;
+            int i0 = InputCorner(m0, plane, ow, s.Width, inImage), i1 = InputCorner(Math.Min(m0 + 1, m - 1), plane, ow, s.Width, inImage);
+            int i2 = InputCorner(Math.Min(m0 + 2, m - 1), plane, ow, s.Width, inImage), i3 = InputCorner(Math.Min(m0 + 3, m - 1), plane, ow, s.Width, inImage);
+            for (int n0 = lane; n0 < nPad; n0 += 4 * lanes)
+            {
+                float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+                float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+                int w = n0;
+                for (int c = 0; c < s.InChannels; c++)
+                    for (int ky = 0; ky < s.KernelH; ky++)
+                    {
+                        int inRow = c * inPlane + ky * s.Width;
+                        for (int kx = 0; kx < s.KernelW; kx++, w += nPad)
+                        {
+                            int ik = inRow + kx;
+                            float a0 = input[i0 + ik], a1 = input[i1 + ik], a2 = input[i2 + ik], a3 = input[i3 + ik];
+                            float b0 = packed[w], b1 = packed[w + lanes], b2 = packed[w + 2 * lanes], b3 = packed[w + 3 * lanes];
+                            c00 += b0 * a0; c01 += b0 * a1; c02 += b0 * a2; c03 += b0 * a3;
+                            c10 += b1 * a0; c11 += b1 * a1; c12 += b1 * a2; c13 += b1 * a3;
+                            c20 += b2 * a0; c21 += b2 * a1; c22 += b2 * a2; c23 += b2 * a3;
+                            c30 += b3 * a0; c31 += b3 * a1; c32 += b3 * a2; c33 += b3 * a3;
+                        }
+                    }
+                StorePixel(output, useBias, bias, n0, lanes, n, m0, m, plane, c00, c10, c20, c30);
+                StorePixel(output, useBias, bias, n0, lanes, n, m0 + 1, m, plane, c01, c11, c21, c31);
+                StorePixel(output, useBias, bias, n0, lanes, n, m0 + 2, m, plane, c02, c12, c22, c32);
+                StorePixel(output, useBias, bias, n0, lanes, n, m0 + 3, m, plane, c03, c13, c23, c33);
+            }
+        }
+    }
+
+    /// <summary>
+    /// CpuPacked variant, step 1: the im2col matrix in panels of 4 output pixels,
+    /// panels[(t*K + k)*4 + j] = input[b, c, y+ky-padY, x+kx-padX] for pixel 4t + j (clamped to
+    /// the last pixel) and tap k = (c, ky, kx), zero outside the real input. <paramref name="s"/>
+    /// is the convolution as if the input were padded by padY/padX on every side (the backward
+    /// input pass reads dOutput this way, without building the padded copy).
+    /// </summary>
+    public static void PackPixels(ConvShape s, int padY, int padX, ArrayView<float> input, ArrayView<float> panels)
+    {
+        var panels4 = panels.Cast<Float4>();
+        int ow = s.OutW, plane = s.OutH * ow, h = s.Height - 2 * padY, w = s.Width - 2 * padX, inPlane = h * w;
+        int m = s.Batch * plane, mTiles = (m + 3) / 4, kCount = s.InChannels * s.KernelH * s.KernelW;
+        for (int t = Grid.GlobalIndex.X; t < mTiles; t += Grid.DimX * Group.DimX)
+        {
+            // Top-left input corner (in unpadded coordinates) and image of each of the 4 pixels.
+            int b0 = Pixel(4 * t, m, plane, ow, out int y0, out int x0), b1 = Pixel(4 * t + 1, m, plane, ow, out int y1, out int x1);
+            int b2 = Pixel(4 * t + 2, m, plane, ow, out int y2, out int x2), b3 = Pixel(4 * t + 3, m, plane, ow, out int y3, out int x3);
+            int at = t * kCount;
             for (int c = 0; c < s.InChannels; c++)
                 for (int ky = 0; ky < s.KernelH; ky++)
-                {
-                    int inRow = ((b * s.InChannels + c) * s.Height + y + ky) * s.Width + x;
-                    int wRow = ((o * s.InChannels + c) * s.KernelH + ky) * s.KernelW;
-                    for (int kx = 0; kx < s.KernelW; kx++)
-                        acc += input[inRow + kx] * weight[wRow + kx];
-                }
-            output[i] = acc;
+                    for (int kx = 0; kx < s.KernelW; kx++, at++)
+                    {
+                        Float4 v;
+                        v.X = Tap(input, b0, c, s.InChannels, y0 + ky - padY, x0 + kx - padX, h, w, inPlane);
+                        v.Y = Tap(input, b1, c, s.InChannels, y1 + ky - padY, x1 + kx - padX, h, w, inPlane);
+                        v.Z = Tap(input, b2, c, s.InChannels, y2 + ky - padY, x2 + kx - padX, h, w, inPlane);
+                        v.W = Tap(input, b3, c, s.InChannels, y3 + ky - padY, x3 + kx - padX, h, w, inPlane);
+                        panels4[at] = v;
+                    }
         }
     }
 
-    /// <summary>dInput[b,c,iy,ix] = sum over o, ky, kx of dOutput[b,o,iy-ky,ix-kx] * weight[o,c,ky,kx].</summary>
-    public static void BackwardInput(Index1D thread, int threads, ConvShape s,
-        ArrayView<float> dOutput, ArrayView<float> weight, ArrayView<float> dInput)
+    /// <summary>Image b, row y and column x of flat output pixel min(p, m-1).</summary>
+    private static int Pixel(int p, int m, int plane, int ow, out int y, out int x)
     {
-        int oh = s.OutH, ow = s.OutW;
-        for (int i = thread; i < s.InputSize; i += threads)
+        p = Math.Min(p, m - 1);
+        int b = p / plane, r = p - b * plane;
+        y = r / ow;
+        x = r - y * ow;
+        return b;
+    }
+
+    private static float Tap(ArrayView<float> input, int b, int c, int channels, int y, int x, int h, int w, int inPlane) =>
+        y >= 0 && y < h && x >= 0 && x < w ? input[(b * channels + c) * inPlane + y * w + x] : 0f;
+
+    /// <summary>
+    /// CpuPacked variant, step 2: the GEMM on pixel panels and the packed weight. A thread owns
+    /// 4 pixels by 4 channels; each tap is two 16-byte reads (4 pixels, 4 channels) for 16
+    /// multiply-adds, where the scalar form needs 8 bounds-checked view accesses on the CPU
+    /// accelerator. nPad is a multiple of 4 and both buffers start at their own index 0, so
+    /// every read is a whole <see cref="Float4"/>. Same sums, same order as the other variants.
+    /// </summary>
+    public static void ForwardCpu(ConvShape s, int nPad, int useBias,
+        ArrayView<float> panels, ArrayView<float> packed, ArrayView<float> bias, ArrayView<float> output)
+    {
+        var panels4 = panels.Cast<Float4>();
+        var packed4 = packed.Cast<Float4>();
+        int plane = s.OutH * s.OutW, kCount = s.InChannels * s.KernelH * s.KernelW;
+        int m = s.Batch * plane, n = s.OutChannels, mTiles = (m + 3) / 4, step = nPad / 4, nTiles = step;
+        // Work item = (pixel tile, channel tile), channel tile fastest: neighbours share a panel.
+        for (int t = Grid.GlobalIndex.X; t < mTiles * nTiles; t += Grid.DimX * Group.DimX)
         {
-            int ix = i % s.Width, r = i / s.Width;
-            int iy = r % s.Height; r /= s.Height;
-            int c = r % s.InChannels, b = r / s.InChannels;
-            // Only kernel taps that land inside the output contribute.
-            int kyLo = Math.Max(0, iy - oh + 1), kyHi = Math.Min(s.KernelH - 1, iy);
-            int kxLo = Math.Max(0, ix - ow + 1), kxHi = Math.Min(s.KernelW - 1, ix);
-            float acc = 0f;
-            for (int o = 0; o < s.OutChannels; o++)
-                for (int ky = kyLo; ky <= kyHi; ky++)
-                {
-                    int dRow = ((b * s.OutChannels + o) * oh + iy - ky) * ow + ix;
-                    int wRow = ((o * s.InChannels + c) * s.KernelH + ky) * s.KernelW;
-                    for (int kx = kxLo; kx <= kxHi; kx++)
-                        acc += dOutput[dRow - kx] * weight[wRow + kx];
-                }
-            dInput[i] = acc;
+            int mt = t / nTiles, nt = t - mt * nTiles, m0 = 4 * mt;
+            float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+            float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+            int pa = mt * kCount, w = nt;
+            for (int k = 0; k < kCount; k++, w += step)
+            {
+                var a = panels4[pa + k];
+                var b = packed4[w];
+                c00 += b.X * a.X; c01 += b.X * a.Y; c02 += b.X * a.Z; c03 += b.X * a.W;
+                c10 += b.Y * a.X; c11 += b.Y * a.Y; c12 += b.Y * a.Z; c13 += b.Y * a.W;
+                c20 += b.Z * a.X; c21 += b.Z * a.Y; c22 += b.Z * a.Z; c23 += b.Z * a.W;
+                c30 += b.W * a.X; c31 += b.W * a.Y; c32 += b.W * a.Z; c33 += b.W * a.W;
+            }
+            int n0 = 4 * nt;
+            StorePixel(output, useBias, bias, n0, 1, n, m0, m, plane, c00, c10, c20, c30);
+            StorePixel(output, useBias, bias, n0, 1, n, m0 + 1, m, plane, c01, c11, c21, c31);
+            StorePixel(output, useBias, bias, n0, 1, n, m0 + 2, m, plane, c02, c12, c22, c32);
+            StorePixel(output, useBias, bias, n0, 1, n, m0 + 3, m, plane, c03, c13, c23, c33);
         }
     }
 
-    /// <summary>dWeight[o,c,ky,kx] = sum over b, y, x of dOutput[b,o,y,x] * input[b,c,y+ky,x+kx].</summary>
-    public static void BackwardWeight(Index1D thread, int threads, ConvShape s,
-        ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight)
+    /// <summary>Offset of input[b, 0, y, x] for flat output pixel index <paramref name="p"/> = b*plane + y*ow + x.</summary>
+    private static int InputCorner(int p, int plane, int ow, int width, int inImage)
     {
-        int oh = s.OutH, ow = s.OutW;
-        for (int i = thread; i < s.WeightSize; i += threads)
+        int b = p / plane, r = p - b * plane, y = r / ow;
+        return b * inImage + y * width + (r - y * ow);
+    }
+
+    /// <summary>Stores output pixel <paramref name="p"/> of channels n0 + lanes*j (those that exist), adding the bias first.</summary>
+    private static void StorePixel(ArrayView<float> output, int useBias, ArrayView<float> bias, int n0, int lanes, int n, int p, int m, int plane,
+        float v0, float v1, float v2, float v3)
+    {
+        if (p >= m) return;
+        int b = p / plane, at = b * n * plane + (p - b * plane);
+        for (int j = 0; j < 4; j++)
         {
-            int kx = i % s.KernelW, r = i / s.KernelW;
-            int ky = r % s.KernelH; r /= s.KernelH;
-            int c = r % s.InChannels, o = r / s.InChannels;
-            float acc = 0f;
+            int channel = n0 + j * lanes;
+            if (channel >= n) return;
+            float v = j == 0 ? v0 : j == 1 ? v1 : j == 2 ? v2 : v3;
+            output[at + channel * plane] = useBias != 0 ? v + bias[channel] : v;
+        }
+    }
+
+    /// <summary>
+    /// Planes of h x w zero-padded by padY rows and padX columns on every side:
+    /// padded[q, py, px] = source[q, py-padY, px-padX] inside, 0 outside. Writes every element,
+    /// so the scratch buffer needs no clearing. (The backward input pass pads dOutput by KH-1, KW-1.)
+    /// </summary>
+    public static void Pad(Index1D thread, int threads, int planes, int h, int w, int padY, int padX, ArrayView<float> source, ArrayView<float> padded)
+    {
+        int ph = h + 2 * padY, pw = w + 2 * padX, total = planes * ph * pw;
+        for (int i = thread; i < total; i += threads)
+        {
+            int px = i % pw, r = i / pw;
+            int py = r % ph, q = r / ph;
+            int y = py - padY, x = px - padX;
+            padded[i] = y >= 0 && y < h && x >= 0 && x < w ? source[(q * h + y) * w + x] : 0f;
+        }
+    }
+
+    /// <summary>
+    /// dWeight[o,k] = sum over b, y, x of dOutput[b,o,y,x] * input[b, c, y+ky, x+kx] where tap
+    /// k = (c, ky, kx). A tile is 4 output channels by 4 * lanes taps; lane l owns taps l + lanes*j.
+    /// The 4 dOutput values of a step are the same for all lanes of a group.
+    /// </summary>
+    public static void BackwardWeight(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight)
+    {
+        int lanes = Group.DimX, lane = Group.IdxX;
+        int oh = s.OutH, ow = s.OutW, plane = oh * ow, inPlane = s.Height * s.Width, inImage = s.InChannels * inPlane;
+        int taps = s.KernelH * s.KernelW, kCount = s.InChannels * taps, o = s.OutChannels;
+        int kTile = 4 * lanes, kTiles = (kCount + kTile - 1) / kTile, oTiles = (o + 3) / 4;
+        for (int t = Grid.IdxX; t < kTiles * oTiles; t += Grid.DimX)
+        {
+            int o0 = (t % oTiles) * 4, k0 = (t / oTiles) * kTile + lane;
+            int a0 = TapOffset(Math.Min(k0, kCount - 1), taps, s.KernelW, s.Width, inPlane);
+            int a1 = TapOffset(Math.Min(k0 + lanes, kCount - 1), taps, s.KernelW, s.Width, inPlane);
+            int a2 = TapOffset(Math.Min(k0 + 2 * lanes, kCount - 1), taps, s.KernelW, s.Width, inPlane);
+            int a3 = TapOffset(Math.Min(k0 + 3 * lanes, kCount - 1), taps, s.KernelW, s.Width, inPlane);
+            int d0 = o0 * plane, d1 = Math.Min(o0 + 1, o - 1) * plane, d2 = Math.Min(o0 + 2, o - 1) * plane, d3 = Math.Min(o0 + 3, o - 1) * plane;
+            float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+            float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
             for (int b = 0; b < s.Batch; b++)
                 for (int y = 0; y < oh; y++)
                 {
-                    int dRow = ((b * s.OutChannels + o) * oh + y) * ow;
-                    int inRow = ((b * s.InChannels + c) * s.Height + y + ky) * s.Width + kx;
+                    int inRow = b * inImage + y * s.Width, dRow = (b * o * oh + y) * ow;
                     for (int x = 0; x < ow; x++)
-                        acc += dOutput[dRow + x] * input[inRow + x];
+                    {
+                        int ix = inRow + x, dx = dRow + x;
+                        float e0 = dOutput[d0 + dx], e1 = dOutput[d1 + dx], e2 = dOutput[d2 + dx], e3 = dOutput[d3 + dx];
+                        float v0 = input[a0 + ix], v1 = input[a1 + ix], v2 = input[a2 + ix], v3 = input[a3 + ix];
+                        c00 += e0 * v0; c01 += e0 * v1; c02 += e0 * v2; c03 += e0 * v3;
+                        c10 += e1 * v0; c11 += e1 * v1; c12 += e1 * v2; c13 += e1 * v3;
+                        c20 += e2 * v0; c21 += e2 * v1; c22 += e2 * v2; c23 += e2 * v3;
+                        c30 += e3 * v0; c31 += e3 * v1; c32 += e3 * v2; c33 += e3 * v3;
+                    }
                 }
-            dWeight[i] = acc;
+            StoreWeightColumn(dWeight, o0, o, k0, kCount, c00, c10, c20, c30);
+            StoreWeightColumn(dWeight, o0, o, k0 + lanes, kCount, c01, c11, c21, c31);
+            StoreWeightColumn(dWeight, o0, o, k0 + 2 * lanes, kCount, c02, c12, c22, c32);
+            StoreWeightColumn(dWeight, o0, o, k0 + 3 * lanes, kCount, c03, c13, c23, c33);
         }
+    }
+
+    /// <summary>Offset of input[0, c, ky, kx] for tap k = (c*KH + ky)*KW + kx.</summary>
+    private static int TapOffset(int k, int taps, int kw, int width, int inPlane)
+    {
+        int c = k / taps, r = k - c * taps, ky = r / kw;
+        return c * inPlane + ky * width + (r - ky * kw);
+    }
+
+    private static void StoreWeightColumn(ArrayView<float> dWeight, int o0, int o, int k, int kCount, float v0, float v1, float v2, float v3)
+    {
+        if (k >= kCount) return;
+        dWeight[o0 * kCount + k] = v0;
+        if (o0 + 1 < o) dWeight[(o0 + 1) * kCount + k] = v1;
+        if (o0 + 2 < o) dWeight[(o0 + 2) * kCount + k] = v2;
+        if (o0 + 3 < o) dWeight[(o0 + 3) * kCount + k] = v3;
     }
 
     /// <summary>dBias[o] = sum over b, y, x of dOutput[b,o,y,x].</summary>
@@ -113,39 +321,84 @@ public static class Conv2dKernels
     }
 }
 
-/// <summary>Launches the convolution kernels on one accelerator (compiled once, in the constructor).</summary>
+/// <summary>
+/// Launches the convolution kernels on one accelerator (compiled once, in the constructor).
+/// Owns two scratch buffers, grown on demand: the packed weight and the padded dOutput of the
+/// backward input pass.
+/// </summary>
 public sealed class Conv2d
 {
+    private readonly Accelerator accelerator;
     private readonly LaunchPolicy policy;
-    private readonly Action<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> forward;
-    private readonly Action<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>> backwardInput, backwardWeight;
+    private readonly Action<AcceleratorStream, KernelConfig, ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> forward;
+    private readonly Action<AcceleratorStream, KernelConfig, ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>> backwardWeight;
+    private readonly Action<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>> packWeight;
     private readonly Action<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>> backwardBias;
+    private readonly Action<Index1D, int, int, int, int, int, int, ArrayView<float>, ArrayView<float>> pad;
+    private readonly Action<AcceleratorStream, KernelConfig, ConvShape, int, int, ArrayView<float>, ArrayView<float>> packPixels;
+    private readonly ScratchBuffer packed, padded, panels;
 
     public Conv2d(Accelerator accelerator, LaunchPolicy policy)
     {
+        this.accelerator = accelerator;
         this.policy = policy;
-        forward = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.Forward);
-        backwardInput = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardInput);
-        backwardWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardWeight);
+        forward = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(
+            policy.Gemm == GemmVariant.CpuPacked ? Conv2dKernels.ForwardCpu : Conv2dKernels.Forward);
+        packPixels = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>>(Conv2dKernels.PackPixels);
+        backwardWeight = accelerator.LoadKernel<ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardWeight);
+        packWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>>(Conv2dKernels.PackWeight);
+        pad = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, int, int, int, int, ArrayView<float>, ArrayView<float>>(Conv2dKernels.Pad);
         backwardBias = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardBias);
+        packed = new ScratchBuffer(accelerator);
+        padded = new ScratchBuffer(accelerator);
+        panels = new ScratchBuffer(accelerator);
     }
 
-    public void Forward(ConvShape s, ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output)
+    public void Forward(ConvShape s, ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output) =>
+        RunTaps(ConvTaps.Forward(s), 1, input, weight, bias, output);
+
+    /// <summary>
+    /// Runs <paramref name="g"/> as a forward convolution (the GEMM core shared with <see cref="Dense"/>).
+    /// With <paramref name="pad"/>, <paramref name="input"/> is the unpadded tensor and <c>g.Shape</c> the padded one.
+    /// </summary>
+    internal void RunTaps(ConvTaps g, int useBias, ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output,
+        int padY = 0, int padX = 0)
     {
-        int t = policy.Threads(s.OutputSize);
-        forward(t, t, s, input, weight, bias, output);
+        var s = g.Shape;
+        int group = 4 * policy.Lanes, nPad = (s.OutChannels + group - 1) / group * group;
+        int packedSize = s.InChannels * s.KernelH * s.KernelW * nPad;
+        var w = packed.Get(packedSize);
+        int t = policy.Threads(packedSize);
+        packWeight(t, t, g, nPad, weight, w);
+        long pixelTiles = ((long)s.Batch * s.OutH * s.OutW + 3) / 4;
+        if (policy.Gemm == GemmVariant.CpuPacked)
+        {
+            var a = panels.Get(pixelTiles * 4 * s.InChannels * s.KernelH * s.KernelW);
+            packPixels(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles), s, padY, padX, input, a);
+            forward(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles * (nPad / 4)), s, nPad, useBias, a, w, bias, output);
+            return;
+        }
+        if (padY != 0 || padX != 0)
+        {
+            // The register variant reads the input directly, so it needs the padded copy.
+            var source = input;
+            input = padded.Get(s.InputSize);
+            int tp = policy.Threads(s.InputSize);
+            pad(tp, tp, s.Batch * s.InChannels, s.Height - 2 * padY, s.Width - 2 * padX, padY, padX, source, input);
+        }
+        forward(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles), s, nPad, useBias, input, w, bias, output);
     }
 
     public void BackwardInput(ConvShape s, ArrayView<float> dOutput, ArrayView<float> weight, ArrayView<float> dInput)
     {
-        int t = policy.Threads(s.InputSize);
-        backwardInput(t, t, s, dOutput, weight, dInput);
+        // No bias: the bias view is never read when useBias is 0.
+        RunTaps(ConvTaps.BackwardInput(s), 0, dOutput, weight, weight, dInput, s.KernelH - 1, s.KernelW - 1);
     }
 
     public void BackwardWeight(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight)
     {
-        int t = policy.Threads(s.WeightSize);
-        backwardWeight(t, t, s, dOutput, input, dWeight);
+        long tiles = Tiles(s.InChannels * s.KernelH * s.KernelW, s.OutChannels);
+        backwardWeight(accelerator.DefaultStream, policy.RegisterGroups(tiles), s, dOutput, input, dWeight);
     }
 
     public void BackwardBias(ConvShape s, ArrayView<float> dOutput, ArrayView<float> dBias)
@@ -153,4 +406,7 @@ public sealed class Conv2d
         int t = policy.Threads(s.OutChannels);
         backwardBias(t, t, s, dOutput, dBias);
     }
+
+    /// <summary>Tiles of 4 rows by 4 * lanes lane-interleaved columns covering <paramref name="columns"/> x <paramref name="rows"/>.</summary>
+    private long Tiles(long columns, long rows) => (columns + 4L * policy.Lanes - 1) / (4L * policy.Lanes) * ((rows + 3) / 4);
 }

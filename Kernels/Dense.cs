@@ -17,47 +17,13 @@ public readonly record struct DenseShape(int Batch, int Inputs, int Outputs)
     public override string ToString() => $"B{Batch} I{Inputs} O{Outputs}";
 }
 
+/// <summary>
+/// The dense kernels that are not GEMMs. The GEMM-shaped passes run on the convolution kernels:
+/// a dense layer is a 1x1 convolution of 1x1 images (batch B, I input channels, O output channels),
+/// so it gets the same register blocking, variants and edge handling.
+/// </summary>
 public static class DenseKernels
 {
-    public static void Forward(Index1D thread, int threads, DenseShape s,
-        ArrayView<float> x, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> y)
-    {
-        for (int i = thread; i < s.OutputSize; i += threads)
-        {
-            int o = i % s.Outputs, b = i / s.Outputs;
-            int xRow = b * s.Inputs, wRow = o * s.Inputs;
-            float acc = bias[o];
-            for (int k = 0; k < s.Inputs; k++) acc += x[xRow + k] * weight[wRow + k];
-            y[i] = acc;
-        }
-    }
-
-    /// <summary>dx[b,i] = sum over o of dy[b,o] * weight[o,i].</summary>
-    public static void BackwardInput(Index1D thread, int threads, DenseShape s,
-        ArrayView<float> dy, ArrayView<float> weight, ArrayView<float> dx)
-    {
-        for (int i = thread; i < s.InputSize; i += threads)
-        {
-            int k = i % s.Inputs, b = i / s.Inputs;
-            float acc = 0f;
-            for (int o = 0; o < s.Outputs; o++) acc += dy[b * s.Outputs + o] * weight[o * s.Inputs + k];
-            dx[i] = acc;
-        }
-    }
-
-    /// <summary>dWeight[o,i] = sum over b of dy[b,o] * x[b,i].</summary>
-    public static void BackwardWeight(Index1D thread, int threads, DenseShape s,
-        ArrayView<float> dy, ArrayView<float> x, ArrayView<float> dWeight)
-    {
-        for (int i = thread; i < s.WeightSize; i += threads)
-        {
-            int k = i % s.Inputs, o = i / s.Inputs;
-            float acc = 0f;
-            for (int b = 0; b < s.Batch; b++) acc += dy[b * s.Outputs + o] * x[b * s.Inputs + k];
-            dWeight[i] = acc;
-        }
-    }
-
     /// <summary>dBias[o] = sum over b of dy[b,o].</summary>
     public static void BackwardBias(Index1D thread, int threads, DenseShape s, ArrayView<float> dy, ArrayView<float> dBias)
     {
@@ -74,36 +40,30 @@ public static class DenseKernels
 public sealed class Dense
 {
     private readonly LaunchPolicy policy;
-    private readonly Action<Index1D, int, DenseShape, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> forward;
-    private readonly Action<Index1D, int, DenseShape, ArrayView<float>, ArrayView<float>, ArrayView<float>> backwardInput, backwardWeight;
+    private readonly Conv2d conv;
     private readonly Action<Index1D, int, DenseShape, ArrayView<float>, ArrayView<float>> backwardBias;
 
     public Dense(Accelerator accelerator, LaunchPolicy policy)
     {
         this.policy = policy;
-        forward = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, DenseShape, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(DenseKernels.Forward);
-        backwardInput = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, DenseShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(DenseKernels.BackwardInput);
-        backwardWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, DenseShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(DenseKernels.BackwardWeight);
+        conv = new Conv2d(accelerator, policy);
         backwardBias = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, DenseShape, ArrayView<float>, ArrayView<float>>(DenseKernels.BackwardBias);
     }
 
-    public void Forward(DenseShape s, ArrayView<float> x, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> y)
-    {
-        int t = policy.Threads(s.OutputSize);
-        forward(t, t, s, x, weight, bias, y);
-    }
+    /// <summary>The layer as a convolution: x [B,I] is B images of I channels, 1x1 pixels; weight [O,I] is [O,I,1,1].</summary>
+    private static ConvShape AsConv(DenseShape s) => new(s.Batch, s.Inputs, s.Outputs, 1, 1, 1, 1);
 
-    public void BackwardInput(DenseShape s, ArrayView<float> dy, ArrayView<float> weight, ArrayView<float> dx)
-    {
-        int t = policy.Threads(s.InputSize);
-        backwardInput(t, t, s, dy, weight, dx);
-    }
+    /// <summary>y[b,o] = bias[o] + sum over i of x[b,i] * weight[o,i].</summary>
+    public void Forward(DenseShape s, ArrayView<float> x, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> y) =>
+        conv.RunTaps(ConvTaps.Forward(AsConv(s)), 1, x, weight, bias, y);
 
-    public void BackwardWeight(DenseShape s, ArrayView<float> dy, ArrayView<float> x, ArrayView<float> dWeight)
-    {
-        int t = policy.Threads(s.WeightSize);
-        backwardWeight(t, t, s, dy, x, dWeight);
-    }
+    /// <summary>dx[b,i] = sum over o of dy[b,o] * weight[o,i]: a 1x1 convolution of dy (O channels) whose weight (i, o) is weight[o,i].</summary>
+    public void BackwardInput(DenseShape s, ArrayView<float> dy, ArrayView<float> weight, ArrayView<float> dx) =>
+        conv.RunTaps(new ConvTaps(new ConvShape(s.Batch, s.Outputs, s.Inputs, 1, 1, 1, 1), 0, 1, s.Inputs, 0, 0), 0, dy, weight, weight, dx);
+
+    /// <summary>dWeight[o,i] = sum over b of dy[b,o] * x[b,i].</summary>
+    public void BackwardWeight(DenseShape s, ArrayView<float> dy, ArrayView<float> x, ArrayView<float> dWeight) =>
+        conv.BackwardWeight(AsConv(s), dy, x, dWeight);
 
     public void BackwardBias(DenseShape s, ArrayView<float> dy, ArrayView<float> dBias)
     {

@@ -19,10 +19,11 @@ public sealed class KernelLibrary
     public Adam Adam { get; }
     public TensorOps Ops { get; }
 
-    public KernelLibrary(Accelerator accelerator)
+    /// <param name="forceGemm">Use this GEMM variant instead of the device's default (see <see cref="LaunchPolicy"/>).</param>
+    public KernelLibrary(Accelerator accelerator, GemmVariant? forceGemm = null)
     {
         Accelerator = accelerator;
-        Policy = new LaunchPolicy(accelerator);
+        Policy = new LaunchPolicy(accelerator, forceGemm);
         Conv = new Conv2d(accelerator, Policy);
         Pool = new MaxPool2d(accelerator, Policy);
         Relu = new Relu(accelerator, Policy);

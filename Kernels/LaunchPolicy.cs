@@ -1,29 +1,101 @@
+using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.OpenCL;
 
 namespace FashionGpu.Kernels;
 
+/// <summary>What kind of device a launch runs on; it decides launch geometry and kernel variants.</summary>
+public enum DeviceClass
+{
+    /// <summary>ILGPU's CPU accelerator: every thread an OS thread, synchronous launches, barriers cost milliseconds.</summary>
+    CpuAccelerator,
+    /// <summary>An OpenCL driver running on the CPU (PoCL): work-groups are vectorised across work-items.</summary>
+    OpenClCpu,
+    /// <summary>CUDA or an OpenCL GPU.</summary>
+    Gpu,
+}
+
 /// <summary>
-/// The one place that decides launch geometry for an accelerator. Every kernel here is a
-/// grid-stride loop (thread t handles items t, t + threads, ...), so any thread count is
-/// correct and only speed depends on this choice.
+/// How the GEMM-shaped kernels (convolution and dense, forward and both backward passes) are
+/// computed. Every variant gives the same sums in the same order per output element's owner
+/// thread; they differ only in how work is split and how memory is read.
+/// </summary>
+public enum GemmVariant
+{
+    /// <summary>
+    /// Each work-item owns a 4 x 4 block of outputs in registers; work-items of a group of
+    /// <see cref="LaunchPolicy.Lanes"/> own interleaved columns (lane l owns columns l, l + lanes, ...)
+    /// so neighbouring lanes read neighbouring addresses. No shared memory. PoCL's choice.
+    /// </summary>
+    Register,
+    /// <summary>
+    /// The CPU accelerator's: a few fat threads (one per core), each owning 4 x 4 blocks of
+    /// outputs and reading operands 16 bytes at a time from pre-packed panels.
+    /// </summary>
+    CpuPacked,
+    // Not written yet: a shared-memory tiled variant (Group.Barrier) for real GPUs, which the
+    // Register variant stands in for there. Neither PoCL nor the CPU accelerator would pick it.
+}
+
+/// <summary>
+/// The one place that decides launch geometry and kernel variants for an accelerator. The
+/// simple kernels are grid-stride loops (thread t handles items t, t + threads, ...), so any
+/// thread count is correct and only speed depends on this choice.
 /// </summary>
 public sealed class LaunchPolicy
 {
-    /// <summary>Most threads a launch uses.</summary>
+    /// <summary>Most threads a launch of a simple grid-stride kernel uses.</summary>
     public int MaxThreads { get; }
 
-    /// <summary>True on ILGPU's CPU accelerator, whose threads are OS threads.</summary>
-    public bool IsCpuAccelerator { get; }
+    public DeviceClass Device { get; }
 
-    public LaunchPolicy(Accelerator accelerator)
+    /// <summary>True on ILGPU's CPU accelerator, whose threads are OS threads.</summary>
+    public bool IsCpuAccelerator => Device == DeviceClass.CpuAccelerator;
+
+    /// <summary>The variant of the GEMM-shaped kernels (chosen per device unless forced).</summary>
+    public GemmVariant Gemm { get; }
+
+    /// <summary>Work-items per group in the register-blocked kernels (they interleave columns by lane).</summary>
+    public int Lanes { get; }
+
+    /// <summary>Most groups a register-blocked launch uses; beyond that groups loop over tiles.</summary>
+    public int MaxGroups { get; }
+
+    /// <param name="forceGemm">Use this variant instead of the device's default (tests and selftest check every variant on every backend).</param>
+    public LaunchPolicy(Accelerator accelerator, GemmVariant? forceGemm = null)
     {
-        IsCpuAccelerator = accelerator.AcceleratorType == AcceleratorType.CPU;
+        Device = Classify(accelerator);
         // CPU accelerator: one fat thread per core (every extra thread is an OS thread and
         // costs ~1.4 us per launch). OpenCL and CUDA: one thread per item up to a bound
         // that keeps every multiprocessor busy; beyond it threads loop.
         MaxThreads = IsCpuAccelerator ? accelerator.MaxNumThreads : Math.Max(accelerator.MaxNumThreads, 1 << 16) * 4;
+        Gemm = forceGemm ?? Device switch
+        {
+            DeviceClass.CpuAccelerator => GemmVariant.CpuPacked,
+            _ => GemmVariant.Register,
+        };
+        // PoCL vectorises a work-group across its work-items: 8 lanes fill an AVX2 register
+        // (wider groups measured slower). The CPU accelerator gets one lane per thread and one
+        // thread per core; a group barrier there costs milliseconds, so groups stay 1 wide.
+        Lanes = Device switch
+        {
+            DeviceClass.CpuAccelerator => 1,
+            DeviceClass.OpenClCpu => 8,
+            _ => Math.Min(32, accelerator.MaxNumThreadsPerGroup),
+        };
+        MaxGroups = IsCpuAccelerator ? accelerator.MaxNumThreads : 1 << 14;
     }
+
+    private static DeviceClass Classify(Accelerator accelerator) => accelerator switch
+    {
+        _ when accelerator.AcceleratorType == AcceleratorType.CPU => DeviceClass.CpuAccelerator,
+        CLAccelerator cl when cl.DeviceType == CLDeviceType.CL_DEVICE_TYPE_CPU => DeviceClass.OpenClCpu,
+        _ => DeviceClass.Gpu,
+    };
 
     /// <summary>Threads to launch for <paramref name="items"/> independent work items.</summary>
     public int Threads(long items) => (int)Math.Clamp(items, 1, MaxThreads);
+
+    /// <summary>Launch shape of a register-blocked kernel over <paramref name="tiles"/> tiles: one group per tile up to <see cref="MaxGroups"/>.</summary>
+    public KernelConfig RegisterGroups(long tiles) => new((int)Math.Clamp(tiles, 1, MaxGroups), Lanes);
 }

@@ -15,11 +15,18 @@ public static class SelftestCommand
     {
         var accelerator = CommandLine.AcceleratorOption();
         var device = CommandLine.DeviceOption();
+        var variant = new Option<string>("--variant")
+        {
+            Description = "Which GEMM kernel variant to check: auto (the one the device uses), all, or one of " +
+                string.Join(", ", Enum.GetNames<GemmVariant>().Select(n => n.ToLowerInvariant())) + ".",
+            DefaultValueFactory = _ => "auto",
+            HelpName = "auto|all|" + string.Join("|", Enum.GetNames<GemmVariant>().Select(n => n.ToLowerInvariant())),
+        }.AcceptOnlyFromAmong(["auto", "all", .. Enum.GetNames<GemmVariant>().Select(n => n.ToLowerInvariant())]);
         var command = new Command("selftest",
             $"Run every kernel's forward and backward pass on one device against the C# reference and print the errors. " +
             $"Passes when |kernel - reference| <= {CheckResult.Tolerance:0e0} * max(1, |reference|) everywhere. Exit code 0 only when all pass.")
         {
-            accelerator, device,
+            accelerator, device, variant,
         };
         command.SetAction(parse =>
         {
@@ -28,12 +35,25 @@ public static class SelftestCommand
             Console.WriteLine($"Self-test on {entry.Id}: {entry.Name}");
             using var acc = catalog.Create(entry);
             var clock = Stopwatch.StartNew();
-            var kernels = new KernelLibrary(acc);
-            Console.WriteLine($"Kernels compiled in {clock.Elapsed.TotalSeconds:0.00} s.");
-            var results = KernelChecks.Standard().SelectMany(check => check.Run(kernels)).ToList();
-            var table = new TextTable("kernel", "shape", "max abs error", "max rel error", "result");
-            foreach (var r in results)
-                table.Add(r.Kernel, r.Shape, r.MaxAbsError.ToString("0.0e+0"), r.MaxRelError.ToString("0.0e+0"), r.Passed ? "pass" : "FAIL");
+            string which = parse.GetValue(variant)!;
+            GemmVariant?[] variants = which switch
+            {
+                "auto" => [null],
+                "all" => [.. Enum.GetValues<GemmVariant>().Select(v => (GemmVariant?)v)],
+                _ => [Enum.Parse<GemmVariant>(which, ignoreCase: true)],
+            };
+            var results = new List<CheckResult>();
+            var table = new TextTable("kernel", "shape", "variant", "max abs error", "max rel error", "result");
+            foreach (var v in variants)
+            {
+                var kernels = new KernelLibrary(acc, v);
+                Console.WriteLine($"Kernels ({kernels.Policy.Gemm} variant) compiled in {clock.Elapsed.TotalSeconds:0.00} s.");
+                foreach (var r in KernelChecks.Standard().SelectMany(check => check.Run(kernels)))
+                {
+                    results.Add(r);
+                    table.Add(r.Kernel, r.Shape, kernels.Policy.Gemm.ToString(), r.MaxAbsError.ToString("0.0e+0"), r.MaxRelError.ToString("0.0e+0"), r.Passed ? "pass" : "FAIL");
+                }
+            }
             table.Write(Console.Out);
             int failed = results.Count(r => !r.Passed);
             Console.WriteLine();

@@ -30,6 +30,7 @@ public static class KernelChecks
     [
         Conv(new ConvShape(3, 3, 5, 5, 7, 3, 3)),
         Conv(new ConvShape(1, 2, 7, 6, 5, 2, 3)),
+        Conv(new ConvShape(3, 7, 37, 9, 8, 3, 2)), // more channels than one 4 x 8-lane tile, remainders everywhere
         Conv(new ConvShape(4, 1, 32, 28, 28, 3, 3)),
         Conv(new ConvShape(4, 32, 64, 13, 13, 3, 3)),
         Pool(new PoolShape(3, 5, 5, 7), ties: false),
@@ -42,6 +43,7 @@ public static class KernelChecks
         Dropout(777, 0f),
         Dense(new DenseShape(3, 7, 5)),
         Dense(new DenseShape(1, 13, 3)),
+        Dense(new DenseShape(5, 45, 70)),
         Dense(new DenseShape(8, 1600, 128)),
         Dense(new DenseShape(8, 128, 10)),
         Loss(new LossShape(3, 10), extremeLogits: false),

@@ -15,20 +15,33 @@ public sealed class Backends
 {
     public static readonly string[] Names = ["cpu", "opencl"];
 
+    /// <summary>Every GEMM variant; each is checked on every backend, whichever the backend would pick.</summary>
+    public static readonly GemmVariant[] Variants = Enum.GetValues<GemmVariant>();
+
+    /// <summary>Every (backend, variant) pair.</summary>
+    public static IEnumerable<(string Backend, GemmVariant Variant)> All =>
+        from name in Names from variant in Variants select (name, variant);
+
     private static readonly Lazy<DeviceCatalog> catalog = new(() => new DeviceCatalog());
-    private static readonly Dictionary<string, (Accelerator Accelerator, KernelLibrary Kernels)> opened = [];
+    private static readonly Dictionary<string, Accelerator> opened = [];
+    private static readonly Dictionary<(string, GemmVariant?), KernelLibrary> libraries = [];
 
     public static bool OpenClRequired =>
         !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI")) || Environment.GetEnvironmentVariable("FASHIONGPU_REQUIRE_OPENCL") == "1";
 
     public static DeviceCatalog Catalog => catalog.Value;
 
-    /// <summary>The kernels for a backend, or the test is failed (required) or ignored (optional) with the reason.</summary>
-    public static KernelLibrary Get(string name)
+    /// <summary>
+    /// The kernels for a backend (with <paramref name="variant"/> forced, or the backend's own
+    /// choice), or the test is failed (required) or ignored (optional) with the reason.
+    /// </summary>
+    public static KernelLibrary Get(string name, GemmVariant? variant = null)
     {
         lock (opened)
         {
-            if (opened.TryGetValue(name, out var entry)) return entry.Kernels;
+            if (libraries.TryGetValue((name, variant), out var library)) return library;
+            if (opened.TryGetValue(name, out var open))
+                return libraries[(name, variant)] = new KernelLibrary(open, variant);
             DeviceEntry.TryParseKind(name, out var kind);
             var device = Catalog.Devices.FirstOrDefault(d => d.Kind == kind);
             if (device is null)
@@ -38,17 +51,17 @@ public sealed class Backends
                 Assert.Ignore(why);
             }
             var accelerator = Catalog.Create(device!);
-            var kernels = new KernelLibrary(accelerator);
-            opened[name] = (accelerator, kernels);
-            return kernels;
+            opened[name] = accelerator;
+            return libraries[(name, variant)] = new KernelLibrary(accelerator, variant);
         }
     }
 
     [OneTimeTearDown]
     public void DisposeAll()
     {
-        foreach (var (accelerator, _) in opened.Values) accelerator.Dispose();
+        foreach (var accelerator in opened.Values) accelerator.Dispose();
         opened.Clear();
+        libraries.Clear();
         if (catalog.IsValueCreated) catalog.Value.Dispose();
     }
 }

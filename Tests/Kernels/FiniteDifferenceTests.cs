@@ -17,10 +17,14 @@ public sealed class FiniteDifferenceTests
 
     public static IEnumerable<string> AllBackends => Backends.Names;
 
-    [TestCaseSource(nameof(AllBackends))]
-    public void ConvBackwardMatchesNumericGradient(string backend)
+    /// <summary>The GEMM-shaped backward passes: every backend with every variant.</summary>
+    public static IEnumerable<TestCaseData> AllVariants =>
+        Backends.All.Select(p => new TestCaseData(p.Backend, p.Variant).SetName($"{{m}}({p.Backend}, {p.Variant})"));
+
+    [TestCaseSource(nameof(AllVariants))]
+    public void ConvBackwardMatchesNumericGradient(string backend, GemmVariant variant)
     {
-        var k = Backends.Get(backend);
+        var k = Backends.Get(backend, variant);
         var s = new ConvShape(3, 3, 5, 5, 7, 3, 3);
         var rng = new Random(1);
         var input = KernelChecks.Random(rng, s.InputSize, -1, 1);
@@ -40,10 +44,10 @@ public sealed class FiniteDifferenceTests
         AssertClose("d/bias", dev.Download(vDB), Numeric(bias, L));
     }
 
-    [TestCaseSource(nameof(AllBackends))]
-    public void DenseBackwardMatchesNumericGradient(string backend)
+    [TestCaseSource(nameof(AllVariants))]
+    public void DenseBackwardMatchesNumericGradient(string backend, GemmVariant variant)
     {
-        var k = Backends.Get(backend);
+        var k = Backends.Get(backend, variant);
         var s = new DenseShape(3, 7, 5);
         var rng = new Random(2);
         var x = KernelChecks.Random(rng, s.InputSize, -1, 1);
