@@ -2,8 +2,8 @@ namespace FashionGpu.Training.Data;
 
 /// <summary>
 /// A problem with a data file or data directory that the user can fix (missing, corrupt,
-/// unreadable, wrong kind of file). The message is one line, starting with the path, so the
-/// CLI can print it as it is, without a stack trace.
+/// unreadable, wrong kind of file). The message is one line naming the path(s) involved,
+/// usually "PATH: PROBLEM", so the CLI can print it as it is, without a stack trace.
 /// </summary>
 public sealed class DataFileException : Exception
 {

@@ -209,11 +209,6 @@ public static class IdxReader
     /// </summary>
     private static byte[] ReadData(Stream stream, string path, long? rawLength, int headerBytes, long expected, string what)
     {
-        if (expected > Array.MaxLength)
-        {
-            throw DataFileException.For(path, $"declared {what} = {expected} bytes, more than one array can hold; corrupt header?");
-        }
-
         if (rawLength is long length)
         {
             // Raw file: its length says exactly how much data there is, before allocating.
@@ -223,7 +218,15 @@ public static class IdxReader
                 var problem = actual < expected ? "truncated" : "trailing data";
                 throw DataFileException.For(path, $"{problem}: data is {actual} bytes, expected {expected} for {what}");
             }
+        }
 
+        if (expected > Array.MaxLength)
+        {
+            throw DataFileException.For(path, $"declared {what} = {expected} bytes, more than one array can hold; corrupt header?");
+        }
+
+        if (rawLength is not null)
+        {
             var data = new byte[expected];
             stream.ReadExactly(data);
             return data;
