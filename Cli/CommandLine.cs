@@ -31,7 +31,9 @@ public static class CommandLine
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            foreach (var error in parse.Errors) Console.Error.WriteLine($"fashiongpu: {error.Message}");
+            // One line: the most specific error (an unknown word explains a missing command), whitespace collapsed.
+            var error = parse.Errors.OrderBy(e => e.Message.StartsWith("Required command", StringComparison.Ordinal)).First();
+            Console.Error.WriteLine($"fashiongpu: {string.Join(' ', error.Message.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))}");
             Console.Error.WriteLine($"Try '{string.Join(' ', CommandPath(parse.CommandResult.Command, root))} --help'.");
             return ExitCodes.Usage;
         }
@@ -74,7 +76,7 @@ public static class CommandLine
         };
         option.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<int?>() is < 0) r.AddError("--device must be 0 or more");
+            if (Options.TryGet<int?>(r, out var v) && v is < 0) r.AddError("--device must be 0 or more");
         });
         return option;
     }

@@ -6,17 +6,32 @@ namespace FashionGpu.Cli;
 /// <summary>Option factories with their validation, so every command states ranges the same way.</summary>
 public static class Options
 {
+    /// <summary>The option's value, or false when it did not convert (the parser reports that error itself).</summary>
+    public static bool TryGet<T>(System.CommandLine.Parsing.OptionResult r, out T value)
+    {
+        try
+        {
+            value = r.GetValueOrDefault<T>();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            value = default!;
+            return false;
+        }
+    }
+
     public static Option<int> PositiveInt(string name, string description, int defaultValue)
     {
         var o = new Option<int>(name) { Description = $"{description} [default: {defaultValue}]", DefaultValueFactory = _ => defaultValue, HelpName = "N" };
-        o.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError($"{name} must be at least 1 (got {r.GetValueOrDefault<int>()})"); });
+        o.Validators.Add(r => { if (TryGet<int>(r, out var v) && v < 1) r.AddError($"{name} must be at least 1 (got {v})"); });
         return o;
     }
 
     public static Option<int?> OptionalPositiveInt(string name, string description)
     {
         var o = new Option<int?>(name) { Description = description, HelpName = "N" };
-        o.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 1) r.AddError($"{name} must be at least 1 (got {r.GetValueOrDefault<int?>()})"); });
+        o.Validators.Add(r => { if (TryGet<int?>(r, out var v) && v is < 1) r.AddError($"{name} must be at least 1 (got {v})"); });
         return o;
     }
 
@@ -25,8 +40,7 @@ public static class Options
         var o = new Option<double>(name) { Description = $"{description} [default: {defaultValue.ToString(CultureInfo.InvariantCulture)}]", DefaultValueFactory = _ => defaultValue, HelpName = "X" };
         o.Validators.Add(r =>
         {
-            double v = r.GetValueOrDefault<double>();
-            if (!double.IsFinite(v) || v <= 0) r.AddError($"{name} must be a finite number > 0 (got {v.ToString(CultureInfo.InvariantCulture)})");
+            if (TryGet<double>(r, out var v) && (!double.IsFinite(v) || v <= 0)) r.AddError($"{name} must be a finite number > 0 (got {v.ToString(CultureInfo.InvariantCulture)})");
         });
         return o;
     }
@@ -37,8 +51,7 @@ public static class Options
         var o = new Option<double>(name) { Description = $"{description} [default: {defaultValue.ToString(CultureInfo.InvariantCulture)}]", DefaultValueFactory = _ => defaultValue, HelpName = "F" };
         o.Validators.Add(r =>
         {
-            double v = r.GetValueOrDefault<double>();
-            if (!(v >= 0 && v < 1)) r.AddError($"{name} must be in [0, 1) (got {v.ToString(CultureInfo.InvariantCulture)})");
+            if (TryGet<double>(r, out var v) && !(v >= 0 && v < 1)) r.AddError($"{name} must be in [0, 1) (got {v.ToString(CultureInfo.InvariantCulture)})");
         });
         return o;
     }

@@ -38,6 +38,27 @@ public sealed class MetricsLog : IDisposable
         }
     }
 
+    /// <summary>
+    /// Makes metrics.csv agree with a checkpoint of <paramref name="completedEpochs"/> epochs
+    /// before a run resumes: an unterminated last line (torn by a kill) and rows of epochs after
+    /// the checkpoint are removed. Returns what was changed, for the user.
+    /// </summary>
+    public static IReadOnlyList<string> TrimForResume(string path, int completedEpochs)
+    {
+        var notes = new List<string>();
+        if (!File.Exists(path)) return notes;
+        string text = File.ReadAllText(path);
+        int end = text.LastIndexOf('\n') + 1;
+        if (end < text.Length) notes.Add($"{path}: dropped an incomplete last line (the run was cut off while writing it)");
+        var lines = text[..end].Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
+        var kept = lines.Take(1).Concat(lines.Skip(1).Where(line =>
+            !int.TryParse(line.Split(',')[0], System.Globalization.CultureInfo.InvariantCulture, out int epoch) || epoch <= completedEpochs)).ToList();
+        if (kept.Count < lines.Count)
+            notes.Add($"{path}: dropped {lines.Count - kept.Count} row(s) after epoch {completedEpochs}, the last epoch in the checkpoint");
+        if (notes.Count > 0) AtomicFile.WriteAllText(path, string.Concat(kept.Select(l => l + "\n")));
+        return notes;
+    }
+
     public void Append(EpochMetrics row)
     {
         writer.WriteRecord(row);

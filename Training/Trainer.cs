@@ -68,6 +68,7 @@ public sealed class Trainer : IDisposable
     private readonly Evaluator evaluator;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> totals;
     private readonly int[] order;
+    private readonly float[] stepTotals = new float[2];
     private readonly uint dropoutSeed1, dropoutSeed2;
 
     public TrainingConfig Config { get; }
@@ -128,7 +129,12 @@ public sealed class Trainer : IDisposable
             Network.Backward(batch, m1, m2);
             Network.AdamUpdate(Adam.ForStep(Step));
             // One synchronisation per step: launches queue up, and the host never runs far ahead.
+            // The step's loss sum (8 bytes) comes back to stop at the first non-finite loss.
             accelerator.Synchronize();
+            totals.View.SubView(2 * s, 2).CopyToCPU(stepTotals);
+            if (!float.IsFinite(stepTotals[0]))
+                throw new TrainingDivergedException(
+                    $"the loss became {stepTotals[0]} at epoch {epoch}, step {s + 1} of {steps}; try a lower --lr (now {Config.LearningRate.ToString(System.Globalization.CultureInfo.InvariantCulture)})");
             seen += batch;
             if (progress is not null && (s + 1 == steps || clock.ElapsedMilliseconds / 250 > reportedSteps))
             {

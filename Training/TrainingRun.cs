@@ -21,6 +21,9 @@ public sealed record TrainingRunInfo(int TrainSamples, int ValSamples, int TestS
 
 public sealed record RunOutcome(EvaluationResult Test, ImageSet TestImages, string OutputDirectory, string ModelPath, string MetricsPath, string SummaryPath, double TotalSeconds);
 
+/// <summary>Where an interrupted run continues: the last completed epoch's checkpoint.</summary>
+public sealed record ResumePoint(ModelState State, int CompletedEpochs, long Step);
+
 /// <summary>Training diverged (a NaN or infinite loss); the message names where and what to do.</summary>
 public sealed class TrainingDivergedException(string message) : Exception(message);
 
@@ -33,7 +36,7 @@ public static class TrainingRun
     public const string ModelFile = "model.safetensors", SummaryFile = "summary.json";
 
     public static RunOutcome Execute(KernelLibrary kernels, string acceleratorName, TrainingConfig config, ImageSet train, ImageSet test,
-        string outDir, ITrainingObserver observer, CancellationToken cancel = default)
+        string outDir, ITrainingObserver observer, CancellationToken cancel = default, ResumePoint? resume = null)
     {
         var clock = Stopwatch.StartNew();
         if (config.LimitTrain is { } lt) train = train.Take(Math.Min(lt, train.Count));
@@ -45,21 +48,21 @@ public static class TrainingRun
         using var trainData = new DeviceDataset(kernels.Accelerator, train);
         using var testData = new DeviceDataset(kernels.Accelerator, test);
         using var trainer = new Trainer(kernels, config, trainData, trainCount, Math.Max(test.Count, train.Count));
-        if (config.InitFrom is { } init) trainer.Upload(ModelCheckpoint.Load(init, ParameterLayout.Seed).Parameters);
+        if (resume is not null) trainer.Upload(resume.State.Parameters, resume.State.AdamM, resume.State.AdamV, resume.Step);
+        else if (config.InitFrom is { } init) trainer.Upload(ModelCheckpoint.Load(init, ParameterLayout.Seed).Parameters);
         observer.Started(new TrainingRunInfo(trainCount, valCount, test.Count, trainer.StepsPerEpoch, acceleratorName));
 
-        using (var log = new MetricsLog(metricsPath, append: false))
+        using (var log = new MetricsLog(metricsPath, append: resume is not null))
         {
-            for (int epoch = 1; epoch <= config.Epochs; epoch++)
+            for (int epoch = (resume?.CompletedEpochs ?? 0) + 1; epoch <= config.Epochs; epoch++)
             {
                 var epochClock = Stopwatch.StartNew();
                 var (loss, accuracy, trainSeconds) = trainer.TrainEpoch(epoch, p => observer.Progress(epoch, p), cancel);
-                if (!double.IsFinite(loss))
-                    throw new TrainingDivergedException(
-                        $"training diverged in epoch {epoch} (loss {loss}); try a lower --lr (now {config.LearningRate.ToString(CultureInfo.InvariantCulture)})");
                 EvaluationResult? val = valCount > 0 ? trainer.Evaluate(trainData, trainCount, valCount, train.Labels) : null;
                 var row = new EpochMetrics(epoch, loss, accuracy, val?.Loss, val?.Accuracy, config.LearningRate,
                     epochClock.Elapsed.TotalSeconds, trainCount / trainSeconds, acceleratorName);
+                // The row first, then the checkpoint: a kill between the two leaves a row newer than
+                // the checkpoint, which resuming drops; the other order would lose the row for good.
                 log.Append(row);
                 var (p, m, v) = trainer.Download();
                 ModelCheckpoint.Save(modelPath, ParameterLayout.Seed, p, m, v, Metadata(config, epoch, trainer.Step, acceleratorName));

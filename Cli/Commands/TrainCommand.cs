@@ -4,6 +4,7 @@ using FashionGpu.Cli.Plots;
 using FashionGpu.Kernels;
 using FashionGpu.Training;
 using FashionGpu.Training.Data;
+using FashionGpu.Training.Model;
 
 namespace FashionGpu.Cli.Commands;
 
@@ -28,29 +29,52 @@ public static class TrainCommand
         var output = new Option<string?>("--out", "-o") { Description = "Output directory (default runs/<timestamp>). Must be empty or new unless --force.", HelpName = "DIR" };
         var force = new Option<bool>("--force") { Description = "Write into --out even if it already holds files (they are replaced)." };
         var init = new Option<string?>("--init") { Description = "Start from the weights in this safetensors file instead of random ones.", HelpName = "FILE" };
+        var resume = new Option<string?>("--resume")
+        {
+            Description = "Continue the run in DIR after its last completed epoch, with its settings, weights, optimizer state and random streams; appends to DIR/metrics.csv. --epochs may raise the epoch count.",
+            HelpName = "DIR",
+        };
 
         var command = new Command("train", "Train the seed's CNN on Fashion-MNIST. Writes OUT/metrics.csv (a row per epoch), OUT/model.safetensors (after every epoch) and OUT/summary.json.")
         {
-            accelerator, device, epochs, batchSize, lr, seed, valSplit, dropout, limitTrain, limitTest, data, download, output, force, init,
+            accelerator, device, epochs, batchSize, lr, seed, valSplit, dropout, limitTrain, limitTest, data, download, output, force, init, resume,
         };
         command.SetAction((parse, cancel) => Task.FromResult(Run(parse, cancel)));
         int Run(ParseResult parse, CancellationToken cancel)
         {
-            var (d1, d2) = Options.ParseDropout(parse.GetValue(dropout)!);
-            var config = new TrainingConfig
+            TrainingConfig config;
+            ResumePoint? resumePoint = null;
+            string outDir;
+            if (parse.GetValue(resume) is { } resumeDir)
             {
-                Epochs = parse.GetValue(epochs),
-                BatchSize = parse.GetValue(batchSize),
-                LearningRate = parse.GetValue(lr),
-                Seed = parse.GetValue(seed),
-                ValSplit = parse.GetValue(valSplit),
-                Dropout1 = d1,
-                Dropout2 = d2,
-                LimitTrain = parse.GetValue(limitTrain),
-                LimitTest = parse.GetValue(limitTest),
-                InitFrom = parse.GetValue(init),
-            };
-            if (config.InitFrom is { } initPath && !File.Exists(initPath)) throw new UsageException($"--init: {initPath} does not exist");
+                foreach (var o in new Option[] { batchSize, lr, seed, valSplit, dropout, limitTrain, limitTest, init, output, force })
+                    if (parse.GetResult(o) is { Implicit: false })
+                        throw new UsageException($"{o.Name} cannot be combined with --resume: the run's settings come from {Path.Combine(resumeDir, TrainingRun.ModelFile)}");
+                (config, resumePoint) = Resume.Load(resumeDir, parse.GetResult(epochs) is { Implicit: false } ? parse.GetValue(epochs) : null);
+                foreach (var note in MetricsLog.TrimForResume(Path.Combine(resumeDir, MetricsLog.FileName), resumePoint.CompletedEpochs))
+                    Console.WriteLine(note);
+                Console.WriteLine($"Resuming {resumeDir} after epoch {resumePoint.CompletedEpochs} of {config.Epochs} (step {resumePoint.Step}).");
+                outDir = resumeDir;
+            }
+            else
+            {
+                var (d1, d2) = Options.ParseDropout(parse.GetValue(dropout)!);
+                config = new TrainingConfig
+                {
+                    Epochs = parse.GetValue(epochs),
+                    BatchSize = parse.GetValue(batchSize),
+                    LearningRate = parse.GetValue(lr),
+                    Seed = parse.GetValue(seed),
+                    ValSplit = parse.GetValue(valSplit),
+                    Dropout1 = d1,
+                    Dropout2 = d2,
+                    LimitTrain = parse.GetValue(limitTrain),
+                    LimitTest = parse.GetValue(limitTest),
+                    InitFrom = parse.GetValue(init),
+                };
+                if (config.InitFrom is { } initPath && !File.Exists(initPath)) throw new UsageException($"--init: {initPath} does not exist");
+                outDir = parse.GetValue(output) ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+            }
 
             var (train, test, dataDir) = DataLoading.Load(parse.GetValue(data), parse.GetValue(download), cancel);
             int available = Math.Min(config.LimitTrain ?? int.MaxValue, train.Count);
@@ -58,11 +82,13 @@ public static class TrainCommand
             if (trainCount < 1) throw new UsageException($"--val-split {config.ValSplit} leaves no training samples out of {available}");
             if (config.BatchSize > trainCount) throw new UsageException($"--batch-size {config.BatchSize} is larger than the {trainCount} training samples (1..{trainCount})");
 
-            string outDir = parse.GetValue(output) ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
-            OutputDirectory.Prepare(outDir, parse.GetValue(force));
-
             using var catalog = new DeviceCatalog();
             var entry = CommandLine.SelectDevice(catalog, parse.GetValue(accelerator)!, parse.GetValue(device));
+            long needed = Network.DeviceBytes(config.BatchSize) + train.Pixels.Length + test.Pixels.Length;
+            if (needed > entry.MemoryBytes)
+                throw new UsageException($"--batch-size {config.BatchSize} needs about {DevicesCommand.FormatBytes(needed)} on {entry.Id}, which has {DevicesCommand.FormatBytes(entry.MemoryBytes)}; use a smaller --batch-size");
+            if (resumePoint is null) OutputDirectory.Prepare(outDir, parse.GetValue(force));
+
             using var acc = catalog.Create(entry);
             Console.WriteLine($"Accelerator: {entry.Id} {entry.Name}");
             Console.WriteLine($"Data: {dataDir}");
@@ -70,18 +96,18 @@ public static class TrainCommand
             var observer = new ConsoleTrainingObserver(config);
             try
             {
-                TrainingRun.Execute(kernels, entry.Id, config, train, test, outDir, observer, cancel);
+                TrainingRun.Execute(kernels, entry.Id, config, train, test, outDir, observer, cancel, resumePoint);
             }
             catch (OperationCanceledException)
             {
                 observer.ClearProgress();
-                Console.Error.WriteLine($"fashiongpu: interrupted; {outDir} holds every completed epoch.");
+                Console.Error.WriteLine($"fashiongpu: interrupted; {outDir} holds every completed epoch. Resume with: ./fashiongpu train --resume {outDir}");
                 return 130;
             }
             catch (TrainingDivergedException e)
             {
                 observer.ClearProgress();
-                Console.Error.WriteLine($"fashiongpu: {e.Message}; the last good checkpoint is kept in {outDir}");
+                Console.Error.WriteLine($"fashiongpu: {e.Message}. The last good checkpoint is kept in {outDir}.");
                 return ExitCodes.Failure;
             }
             return ExitCodes.Success;
@@ -94,7 +120,6 @@ public static class TrainCommand
 public sealed class ConsoleTrainingObserver(TrainingConfig config) : ITrainingObserver
 {
     private readonly bool interactive = !Console.IsOutputRedirected;
-    private readonly List<EpochMetrics> epochs = [];
     private bool progressShown;
 
     public void Started(TrainingRunInfo info) =>
@@ -120,7 +145,6 @@ public sealed class ConsoleTrainingObserver(TrainingConfig config) : ITrainingOb
     public void EpochDone(EpochMetrics m)
     {
         ClearProgress();
-        epochs.Add(m);
         string val = m.ValLoss is { } vl ? $"  val_loss {vl:0.0000}  val_acc {m.ValAccuracy:P2}" : "";
         Console.WriteLine($"epoch {m.Epoch}/{config.Epochs}  loss {m.TrainLoss:0.0000}  acc {m.TrainAccuracy:P2}{val}  {m.EpochSeconds:0.0} s  {m.SamplesPerSecond:0} samples/s");
     }
@@ -129,7 +153,8 @@ public sealed class ConsoleTrainingObserver(TrainingConfig config) : ITrainingOb
     {
         Console.WriteLine($"Test accuracy {o.Test.Accuracy:P2} (loss {o.Test.Loss:0.0000}) on {o.Test.Count} images; {o.TotalSeconds:0.0} s in all.");
         RunPictures.WriteEvaluation(o.OutputDirectory, o.Test, o.TestImages);
-        RunPictures.WriteCurves(o.OutputDirectory, epochs);
+        // From the log rather than this process's memory: a resumed run's curves start at epoch 1.
+        RunPictures.WriteCurves(o.OutputDirectory, MetricsReader.Read(o.MetricsPath).Epochs);
         Console.WriteLine($"Wrote {o.OutputDirectory}/: {MetricsLog.FileName}, {TrainingRun.ModelFile}, {TrainingRun.SummaryFile}, " +
                           $"{RunPictures.ConfusionPng}, {RunPictures.ConfusionCsv}, {RunPictures.PerClassCsv}, {RunPictures.SamplesPng}, {RunPictures.CurvesPng}");
     }

@@ -64,6 +64,19 @@ public sealed class Network : IDisposable
         k.Ops.Fill(Layout.Count, 0f, AdamV);
     }
 
+    /// <summary>About how many bytes of device memory a network for <paramref name="maxBatch"/> allocates (scratch buffers of the kernels included roughly).</summary>
+    public static long DeviceBytes(int maxBatch)
+    {
+        long perSample = Pixels
+            + 2L * ParameterLayout.Conv1Channels * ParameterLayout.Conv1Out * ParameterLayout.Conv1Out
+            + 2L * ParameterLayout.Conv1Channels * ParameterLayout.Pool1Out * ParameterLayout.Pool1Out
+            + 2L * ParameterLayout.Conv2Channels * ParameterLayout.Conv2Out * ParameterLayout.Conv2Out
+            + 2L * ParameterLayout.Flattened + 2L * ParameterLayout.Hidden + 2L * ParameterLayout.Classes + 3;
+        // The convolution kernels keep scratch copies about the size of their largest operand.
+        long scratch = ParameterLayout.Conv1Channels * (long)ParameterLayout.Conv1Out * ParameterLayout.Conv1Out;
+        return 4 * (4L * ParameterLayout.Seed.Count + maxBatch * (perSample + scratch));
+    }
+
     private ArrayView<float> Allocate(int n)
     {
         var buffer = k.Accelerator.Allocate1D<float>(n);
