@@ -19,6 +19,9 @@ public sealed class UsageException(string message) : Exception(message);
 /// <summary>Parsing, error reporting and the options several commands share.</summary>
 public static class CommandLine
 {
+    /// <summary>Cancelled by Ctrl-C or SIGTERM while a command runs.</summary>
+    public static CancellationToken Interrupted { get; private set; }
+
     /// <summary>Parses and runs; usage errors and bad input become one line on stderr and exit code 2.</summary>
     public static int Run(RootCommand root, string[] args)
     {
@@ -37,20 +40,32 @@ public static class CommandLine
             Console.Error.WriteLine($"Try '{string.Join(' ', CommandPath(parse.CommandResult.Command, root))} --help'.");
             return ExitCodes.Usage;
         }
+        // Ctrl-C (and SIGTERM) cancel Interrupted, which long commands check between steps; a second Ctrl-C ends the process at once.
+        using var interrupt = new CancellationTokenSource();
+        Interrupted = interrupt.Token;
+        ConsoleCancelEventHandler onCtrlC = (_, e) => { e.Cancel = !interrupt.IsCancellationRequested; interrupt.Cancel(); };
+        Console.CancelKeyPress += onCtrlC;
+        using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM,
+            c => { c.Cancel = true; interrupt.Cancel(); });
         try
         {
-            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
         }
         catch (Exception e) when (IsUserError(e))
         {
             Console.Error.WriteLine($"fashiongpu: {e.Message}");
             return ExitCodes.Usage;
         }
+        finally
+        {
+            Console.CancelKeyPress -= onCtrlC;
+        }
     }
 
     /// <summary>Exceptions whose message is meant for the user as it is.</summary>
     public static bool IsUserError(Exception e) =>
-        e is UsageException or DeviceSelectionException or Training.Data.DataFileException or Training.Checkpoints.CheckpointFileException;
+        e is UsageException or DeviceSelectionException or Training.Data.DataFileException or Training.Checkpoints.CheckpointFileException
+            or Training.MetricsFileException;
 
     private static IEnumerable<string> CommandPath(Command command, RootCommand root)
     {

@@ -25,7 +25,7 @@ public static class EvaluateCommand
         {
             model, accelerator, device, limitTest, data, output,
         };
-        command.SetAction((parse, cancel) => Task.FromResult(Run(parse, cancel)));
+        command.SetAction(parse => Run(parse, CommandLine.Interrupted));
         int Run(ParseResult parse, CancellationToken cancel)
         {
             string modelPath = parse.GetValue(model)!;

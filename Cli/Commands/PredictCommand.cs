@@ -25,7 +25,7 @@ public static class PredictCommand
             bool hasIndex = r.GetResult(index) is not null, hasImage = r.GetResult(image) is not null;
             if (hasIndex == hasImage) r.AddError("give exactly one of --index I or --image FILE.png");
         });
-        command.SetAction((parse, cancel) => Task.FromResult(Run(parse, cancel)));
+        command.SetAction(parse => Run(parse, CommandLine.Interrupted));
         int Run(ParseResult parse, CancellationToken cancel)
         {
             var state = ModelOptions.LoadWeights(parse.GetValue(model)!);

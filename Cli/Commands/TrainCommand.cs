@@ -39,7 +39,7 @@ public static class TrainCommand
         {
             accelerator, device, epochs, batchSize, lr, seed, valSplit, dropout, limitTrain, limitTest, data, download, output, force, init, resume,
         };
-        command.SetAction((parse, cancel) => Task.FromResult(Run(parse, cancel)));
+        command.SetAction(parse => Run(parse, CommandLine.Interrupted));
         int Run(ParseResult parse, CancellationToken cancel)
         {
             TrainingConfig config;

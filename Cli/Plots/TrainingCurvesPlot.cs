@@ -49,6 +49,8 @@ public static class TrainingCurvesPlot
             plot.Axes.Bottom.TickLabelStyle.IsVisible = false;
             plot.Axes.Left.TickLabelStyle.IsVisible = false;
         }
+        // The same frame with or without labels, so pictures line up (and tests can compare regions).
+        plot.Layout.Fixed(new PixelPadding(75, 20, 55, 40));
         // Epochs are whole numbers: ticks at integers only.
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
         return plot;

@@ -1,0 +1,132 @@
+using System.Text.Json;
+using FashionGpu.Tests.Training;
+using NUnit.Framework;
+using SkiaSharp;
+using static FashionGpu.Tests.Cli.CliRunner;
+
+namespace FashionGpu.Tests.Cli;
+
+/// <summary>One small real training run through the CLI, then what a user does with its output directory.</summary>
+public sealed class TrainEvaluatePredictTests
+{
+    private string run = "";
+    private CliResult trained = null!;
+
+    [OneTimeSetUp]
+    public void TrainOnce()
+    {
+        RealDataset.Directory();
+        run = Path.Combine(TempDir(), "run");
+        trained = Run("train", "--accelerator", "opencl", "--epochs", "2", "--limit-train", "3000", "--limit-test", "1000", "--out", run);
+    }
+
+    [Test]
+    public void TrainPrintsTheAcceleratorEveryEpochAndTheTestAccuracy()
+    {
+        Assert.That(trained.ExitCode, Is.EqualTo(0), trained.ToString());
+        Assert.That(trained.Out, Does.Contain("Accelerator: opencl:0"));
+        Assert.That(trained.Out, Does.Match(@"epoch 1/2  loss \d\.\d{4}  acc \d+\.\d\d%  val_loss \d\.\d{4}  val_acc \d+\.\d\d%  \d+\.\d s  \d+ samples/s"));
+        Assert.That(trained.Out, Does.Contain("epoch 2/2"));
+        Assert.That(trained.Out, Does.Match(@"Test accuracy \d+\.\d\d% \(loss \d\.\d{4}\) on 1000 images"));
+        foreach (var file in new[] { "metrics.csv", "model.safetensors", "summary.json", "confusion_matrix.png", "confusion_matrix.csv", "per_class.csv", "sample_predictions.png", "training_curves.png" })
+            Assert.That(File.Exists(Path.Combine(run, file)), Is.True, file);
+        Assert.That(Directory.GetFiles(run, "*.tmp*"), Is.Empty, "no temporary files left behind");
+    }
+
+    [Test]
+    public void EvaluateReproducesTheTestAccuracyOfTheSummaryExactly()
+    {
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "summary.json")));
+        int correct = summary.RootElement.GetProperty("test_correct").GetInt32();
+        double accuracy = summary.RootElement.GetProperty("test_accuracy").GetDouble();
+        Assert.That(summary.RootElement.GetProperty("per_class_accuracy").EnumerateObject().Count(), Is.EqualTo(10));
+        var r = Run("evaluate", "--model", Path.Combine(run, "model.safetensors"), "--accelerator", "opencl", "--limit-test", "1000");
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
+        Assert.That(r.Out, Does.Contain($"accuracy {accuracy * 100:0.00}% ({correct} of 1000)"));
+        foreach (var name in new[] { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot" })
+            Assert.That(r.Out, Does.Contain(name));
+        Assert.That(r.Out, Does.Contain("precision").And.Contain("recall").And.Contain("f1"));
+        Assert.That(r.Out, Does.Match(@"  [A-Za-z /-]+ -> [A-Za-z /-]+: \d+"), "the most frequent confusions");
+    }
+
+    [Test]
+    public void TheConfusionMatrixCsvSumsToTheTestSetAndItsDiagonalToTheCorrectCount()
+    {
+        var rows = File.ReadAllLines(Path.Combine(run, "confusion_matrix.csv"));
+        Assert.That(rows, Has.Length.EqualTo(11));
+        var counts = rows.Skip(1).Select(r => r.Split(',').Skip(1).Select(int.Parse).ToArray()).ToArray();
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "summary.json")));
+        Assert.That(counts.Sum(r => r.Sum()), Is.EqualTo(1000));
+        Assert.That(Enumerable.Range(0, 10).Sum(i => counts[i][i]), Is.EqualTo(summary.RootElement.GetProperty("test_correct").GetInt32()));
+        var perClass = File.ReadAllLines(Path.Combine(run, "per_class.csv"));
+        Assert.That(perClass[0], Is.EqualTo("class,name,support,precision,recall,f1"));
+        Assert.That(perClass.Skip(1).Sum(l => int.Parse(l.Split(',')[2])), Is.EqualTo(1000));
+    }
+
+    [TestCase("confusion_matrix.png", 1000, 860)]
+    [TestCase("sample_predictions.png", 5 * 154 + 14, 56 + 5 * 202 + 14)]
+    [TestCase("training_curves.png", 1400, 500)]
+    public void PicturesDecodeWithTheDocumentedSizeAndAreNotBlank(string file, int width, int height)
+    {
+        using var bitmap = SKBitmap.Decode(Path.Combine(run, file));
+        Assert.That(bitmap, Is.Not.Null);
+        Assert.That((bitmap.Width, bitmap.Height), Is.EqualTo((width, height)));
+        Assert.That(Pictures.DistinctColors(bitmap), Is.GreaterThan(20), "more than a blank canvas");
+        Assert.That(Pictures.DarkPixels(bitmap, new SKRectI(0, 0, bitmap.Width, bitmap.Height)), Is.GreaterThan(500));
+    }
+
+    [Test]
+    public void PredictPrintsTheTopThreeClassesOfATestImage()
+    {
+        var r = Run("predict", "--model", Path.Combine(run, "model.safetensors"), "--index", "0", "--accelerator", "cpu");
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
+        Assert.That(r.Out, Does.Contain("test image 0 (true class: Ankle boot)"));
+        var ranks = r.Out.Split('\n').Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\s*[123]  ")).ToList();
+        Assert.That(ranks, Has.Count.EqualTo(3), r.Out);
+        var probabilities = ranks.Select(l => double.Parse(l.Trim().Split("  ", StringSplitOptions.RemoveEmptyEntries)[^1].TrimEnd('%'))).ToList();
+        Assert.That(probabilities, Is.Ordered.Descending);
+        Assert.That(probabilities.Sum(), Is.LessThanOrEqualTo(100.01));
+    }
+
+    [Test]
+    public void PredictReadsA28x28PngAndRefusesOtherSizes()
+    {
+        string dir = TempDir();
+        string good = Path.Combine(dir, "shirt.png"), big = Path.Combine(dir, "big.png"), notPng = Path.Combine(dir, "text.png");
+        WritePng(good, 28, 28);
+        WritePng(big, 32, 30);
+        File.WriteAllText(notPng, "not an image");
+        var r = Run("predict", "--model", Path.Combine(run, "model.safetensors"), "--image", good, "--accelerator", "cpu");
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
+        Assert.That(r.Out, Does.Contain($"Prediction for {good}"));
+        AssertUsageError(Run("predict", "--model", Path.Combine(run, "model.safetensors"), "--image", big), "32x30", "28x28");
+        AssertUsageError(Run("predict", "--model", Path.Combine(run, "model.safetensors"), "--image", notPng), notPng);
+    }
+
+    private static void WritePng(string path, int w, int h)
+    {
+        using var bitmap = new SKBitmap(w, h, SKColorType.Gray8, SKAlphaType.Opaque);
+        for (int y = 0; y < h; y++) for (int x = 0; x < w; x++) bitmap.SetPixel(x, y, (x - w / 2) * (x - w / 2) + (y - h / 2) * (y - h / 2) < 80 ? SKColors.White : SKColors.Black);
+        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        File.WriteAllBytes(path, data.ToArray());
+    }
+}
+
+/// <summary>Pixel statistics to tell a real picture from a blank one, and text from no text.</summary>
+public static class Pictures
+{
+    public static int DistinctColors(SKBitmap b) => b.Pixels.Distinct().Count();
+
+    /// <summary>Pixels dark in every channel in a region (black text on white; red is not dark).</summary>
+    public static int DarkPixels(SKBitmap b, SKRectI region)
+    {
+        int n = 0;
+        for (int y = region.Top; y < region.Bottom; y++)
+            for (int x = region.Left; x < region.Right; x++)
+            {
+                var c = b.GetPixel(x, y);
+                if (Math.Max(c.Red, Math.Max(c.Green, c.Blue)) < 110) n++;
+            }
+        return n;
+    }
+}
