@@ -23,7 +23,7 @@ public static class Options
 
     public static Option<int> PositiveInt(string name, string description, int defaultValue)
     {
-        var o = new Option<int>(name) { Description = $"{description} [default: {defaultValue}]", DefaultValueFactory = _ => defaultValue, HelpName = "N" };
+        var o = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue, HelpName = "N" };
         o.Validators.Add(r => { if (TryGet<int>(r, out var v) && v < 1) r.AddError($"{name} must be at least 1 (got {v})"); });
         return o;
     }
@@ -37,7 +37,7 @@ public static class Options
 
     public static Option<double> PositiveDouble(string name, string description, double defaultValue)
     {
-        var o = new Option<double>(name) { Description = $"{description} [default: {defaultValue.ToString(CultureInfo.InvariantCulture)}]", DefaultValueFactory = _ => defaultValue, HelpName = "X" };
+        var o = new Option<double>(name) { Description = description, DefaultValueFactory = _ => defaultValue, HelpName = "X" };
         o.Validators.Add(r =>
         {
             if (TryGet<double>(r, out var v) && (!double.IsFinite(v) || v <= 0)) r.AddError($"{name} must be a finite number > 0 (got {v.ToString(CultureInfo.InvariantCulture)})");
@@ -48,7 +48,7 @@ public static class Options
     /// <summary>A value in [0, 1).</summary>
     public static Option<double> Fraction(string name, string description, double defaultValue)
     {
-        var o = new Option<double>(name) { Description = $"{description} [default: {defaultValue.ToString(CultureInfo.InvariantCulture)}]", DefaultValueFactory = _ => defaultValue, HelpName = "F" };
+        var o = new Option<double>(name) { Description = description, DefaultValueFactory = _ => defaultValue, HelpName = "F" };
         o.Validators.Add(r =>
         {
             if (TryGet<double>(r, out var v) && !(v >= 0 && v < 1)) r.AddError($"{name} must be in [0, 1) (got {v.ToString(CultureInfo.InvariantCulture)})");
@@ -61,7 +61,7 @@ public static class Options
         string defaultText = string.Create(CultureInfo.InvariantCulture, $"{first},{second}");
         var o = new Option<string>("--dropout")
         {
-            Description = $"Drop probabilities after the convolutions and after Dense 128, each in [0, 1); 0,0 turns dropout off. [default: {defaultText}]",
+            Description = "Drop probabilities after the convolutions and after Dense 128, each in [0, 1); 0,0 turns dropout off.",
             DefaultValueFactory = _ => defaultText,
             HelpName = "P1,P2",
         };

@@ -25,7 +25,7 @@ public static class TrainCommand
         var limitTrain = Options.OptionalPositiveInt("--limit-train", "Use only the first N training samples (before the validation split).");
         var limitTest = Options.OptionalPositiveInt("--limit-test", "Use only the first N test samples.");
         var data = Options.DataDirectory();
-        var download = new Option<bool>("--download") { Description = $"When no copy of Fashion-MNIST is found, download it into {DatasetLocator.KerasCacheDirectory(DataLoading.HomeDirectory)} (SHA-256 verified)." };
+        var download = new Option<bool>("--download") { Description = "When no copy of Fashion-MNIST is found, download it into ~/.keras/datasets/fashion-mnist (where Keras caches it; SHA-256 verified)." };
         var output = new Option<string?>("--out", "-o") { Description = "Output directory (default runs/<timestamp>). Must be empty or new unless --force.", HelpName = "DIR" };
         var force = new Option<bool>("--force") { Description = "Write into --out even if it already holds files (they are replaced)." };
         var init = new Option<string?>("--init") { Description = "Start from the weights in this safetensors file instead of random ones.", HelpName = "FILE" };
