@@ -4,9 +4,15 @@ using FashionGpu.Training.Model;
 using ILGPU;
 using ILGPU.Runtime;
 
-// Usage: Bench [kernels] [opencl|cpu ...] [--variant NAME]
+// Usage: Bench bdn [BenchmarkDotNet options, e.g. --filter '*']   the BenchmarkDotNet suite (README)
+//        Bench [kernels] [opencl|cpu ...] [--variant NAME]       quick probes while tuning:
 //   default: ms/step and samples/s of a whole training step at batch 64 per backend;
 //   kernels: each Conv2d/Dense call at the training shapes, timed over N launches with one Synchronize.
+if (args.Length > 0 && args[0] == "bdn")
+{
+    BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(FashionGpu.Bench.Benchmarks.BenchConfig).Assembly).Run(args[1..]);
+    return;
+}
 bool perKernel = args.Contains("kernels");
 string? variantName = null;
 var rest = new List<string>();
