@@ -56,6 +56,11 @@ public static class CommandLine
             Console.Error.WriteLine($"fashiongpu: {e.Message}");
             return ExitCodes.Usage;
         }
+        catch (KernelCompilationException e)
+        {
+            Console.Error.WriteLine($"fashiongpu: {e.Message}");
+            return ExitCodes.Failure;
+        }
         finally
         {
             Console.CancelKeyPress -= onCtrlC;

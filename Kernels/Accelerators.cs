@@ -54,7 +54,8 @@ public sealed class DeviceCatalog : IDisposable
 
     public IReadOnlyList<DeviceEntry> Devices { get; }
 
-    public DeviceCatalog()
+    /// <param name="optimization">ILGPU's optimisation level; O2 is what PoCL needs (tests use O1 to make it fail on purpose).</param>
+    public DeviceCatalog(OptimizationLevel optimization = OptimizationLevel.O2)
     {
         OpenClDriverQuirks.InstallLibraryResolver();
         context = Context.Create(builder => builder
@@ -67,7 +68,7 @@ public sealed class DeviceCatalog : IDisposable
             .OpenCL(_ => true)
             .Cuda()
             // PoCL rejects the __generic casts ILGPU emits at O1; O2 removes them.
-            .Optimize(OptimizationLevel.O2));
+            .Optimize(optimization));
 
         var found = new List<DeviceEntry>();
         int cpu = 0, cl = 0, cuda = 0;

@@ -23,14 +23,15 @@ public sealed class KernelLibrary
     public KernelLibrary(Accelerator accelerator, GemmVariant? forceGemm = null)
     {
         Accelerator = accelerator;
-        Policy = new LaunchPolicy(accelerator, forceGemm);
-        Conv = new Conv2d(accelerator, Policy);
-        Pool = new MaxPool2d(accelerator, Policy);
-        Relu = new Relu(accelerator, Policy);
-        Dropout = new Dropout(accelerator, Policy);
-        Dense = new Dense(accelerator, Policy);
-        Loss = new SoftmaxCrossEntropy(accelerator, Policy);
-        Adam = new Adam(accelerator, Policy);
-        Ops = new TensorOps(accelerator, Policy);
+        var policy = Policy = new LaunchPolicy(accelerator, forceGemm);
+        // A driver that rejects a kernel gets a KernelCompilationException with its build log.
+        Conv = KernelCompilation.Compile(accelerator, () => new Conv2d(accelerator, policy));
+        Pool = KernelCompilation.Compile(accelerator, () => new MaxPool2d(accelerator, policy));
+        Relu = KernelCompilation.Compile(accelerator, () => new Relu(accelerator, policy));
+        Dropout = KernelCompilation.Compile(accelerator, () => new Dropout(accelerator, policy));
+        Dense = KernelCompilation.Compile(accelerator, () => new Dense(accelerator, policy));
+        Loss = KernelCompilation.Compile(accelerator, () => new SoftmaxCrossEntropy(accelerator, policy));
+        Adam = KernelCompilation.Compile(accelerator, () => new Adam(accelerator, policy));
+        Ops = KernelCompilation.Compile(accelerator, () => new TensorOps(accelerator, policy));
     }
 }
