@@ -79,9 +79,9 @@ public static class Conv2dKernels
         {
             int k = i / nPad, n = i - k * nPad;
             int c = k / taps, r = k - c * taps, ky = r / s.KernelW, kx = r - ky * s.KernelW;
-            packed[i] = n < s.OutChannels
-                ? weight[g.WeightBase + n * g.StrideN + c * g.StrideC + ky * g.StrideY + kx * g.StrideX]
-                : 0f;
+            // Clamped load, then select (see Pad).
+            float v = weight[g.WeightBase + Math.Min(n, s.OutChannels - 1) * g.StrideN + c * g.StrideC + ky * g.StrideY + kx * g.StrideX];
+            packed[i] = n < s.OutChannels ? v : 0f;
         }
     }
 
@@ -371,7 +371,10 @@ public static class Conv2dKernels
             int px = i % pw, r = i / pw;
             int py = r % ph, q = r / ph;
             int y = py - padY, x = px - padX;
-            padded[i] = y >= 0 && y < h && x >= 0 && x < w ? source[(q * h + y) * w + x] : 0f;
+            // Load from a clamped position, then select: a load under the condition is a branch
+            // PoCL cannot vectorise across work-items (elementwise kernels ran 4-10x slower so).
+            float v = source[(q * h + Math.Min(Math.Max(y, 0), h - 1)) * w + Math.Min(Math.Max(x, 0), w - 1)];
+            padded[i] = y >= 0 && y < h && x >= 0 && x < w ? v : 0f;
         }
     }
 
