@@ -10,8 +10,7 @@ namespace FashionGpu.Tests.Kernels;
 /// installs PoCL) and whenever FASHIONGPU_REQUIRE_OPENCL=1: there a missing device fails the
 /// test instead of skipping it; elsewhere the skip says why.
 /// </summary>
-[SetUpFixture]
-public sealed class Backends
+public static class Backends
 {
     public static readonly string[] Names = ["cpu", "opencl"];
 
@@ -56,8 +55,8 @@ public sealed class Backends
         }
     }
 
-    [OneTimeTearDown]
-    public void DisposeAll()
+    /// <summary>Called once after every test of the assembly (see <see cref="TestRun"/>).</summary>
+    public static void DisposeAll()
     {
         foreach (var accelerator in opened.Values) accelerator.Dispose();
         opened.Clear();
