@@ -92,6 +92,7 @@ static void TimeKernels(string name, Accelerator acc, KernelLibrary k)
     var pin = Buf(p1.InputSize); var pout = Buf(p1.OutputSize); var pdin = Buf(p1.InputSize);
     Time("pool1 forward", 0, () => k.Pool.Forward(p1, pin, pout));
     Time("pool1 backward", 0, () => k.Pool.Backward(p1, pin, pout, pdin));
+    Time("pool1+relu backward (fused)", 0, () => k.Pool.BackwardRelu(p1, pin, pout, pdin));
     Time("relu conv1 backward", 0, () => k.Relu.Backward(p1.InputSize, pin, pin, pdin));
     var layout = ParameterLayout.Seed;
     var pa = Buf(layout.Count); var pg = Buf(layout.Count); var pm = Buf(layout.Count); var pv = Buf(layout.Count);

@@ -54,6 +54,15 @@ public readonly record struct ConvTaps(ConvShape Shape, int WeightBase, int Stri
     }
 }
 
+/// <summary>
+/// What the GEMM kernels do to each output before storing it (flags): add the bias, then apply
+/// ReLU. Fusing them saves a pass over the activation (a ReLU kernel reads and writes it all again).
+/// </summary>
+public static class Epilogue
+{
+    public const int None = 0, Bias = 1, Relu = 2, BiasRelu = Bias | Relu;
+}
+
 /// <summary>The convolution kernels.</summary>
 public static class Conv2dKernels
 {
@@ -70,21 +79,21 @@ public static class Conv2dKernels
         {
             int k = i / nPad, n = i - k * nPad;
             int c = k / taps, r = k - c * taps, ky = r / s.KernelW, kx = r - ky * s.KernelW;
-            packed[i] = n < s.OutChannels
-                ? weight[g.WeightBase + n * g.StrideN + c * g.StrideC + ky * g.StrideY + kx * g.StrideX]
-                : 0f;
+            // Clamped load, then select (see Pad).
+            float v = weight[g.WeightBase + Math.Min(n, s.OutChannels - 1) * g.StrideN + c * g.StrideC + ky * g.StrideY + kx * g.StrideX];
+            packed[i] = n < s.OutChannels ? v : 0f;
         }
     }
 
     /// <summary>
-    /// output[b,n,y,x] = bias[n] (when <paramref name="useBias"/> is 1) + sum over taps k = (c, ky, kx)
+    /// output[b,n,y,x] = bias[n] (with <see cref="Epilogue.Bias"/>) + sum over taps k = (c, ky, kx)
     /// of packed[k, n] * input[b,c,y+ky,x+kx]. Register variant: a group takes 4 output pixels
     /// (the same for all its lanes, so input reads are broadcasts) and walks the output channels
     /// 4 * lanes at a time; lane l owns channels l + lanes*j (j &lt; 4), so neighbouring lanes read
     /// neighbouring packed weights. Pixels past the end are clamped to the last one for loads
     /// and skipped for stores, so the inner loop has no branches for any shape.
     /// </summary>
-    public static void Forward(ConvShape s, int nPad, int useBias,
+    public static void Forward(ConvShape s, int nPad, int epilogue,
         ArrayView<float> input, ArrayView<float> packed, ArrayView<float> bias, ArrayView<float> output)
     {
         int lanes = Group.DimX, lane = Group.IdxX;
@@ -115,32 +124,35 @@ public static class Conv2dKernels
                             c30 += b3 * a0; c31 += b3 * a1; c32 += b3 * a2; c33 += b3 * a3;
                         }
                     }
-                StorePixel(output, useBias, bias, n0, lanes, n, m0, m, plane, c00, c10, c20, c30);
-                StorePixel(output, useBias, bias, n0, lanes, n, m0 + 1, m, plane, c01, c11, c21, c31);
-                StorePixel(output, useBias, bias, n0, lanes, n, m0 + 2, m, plane, c02, c12, c22, c32);
-                StorePixel(output, useBias, bias, n0, lanes, n, m0 + 3, m, plane, c03, c13, c23, c33);
+                StorePixel(output, epilogue, bias, n0, lanes, n, m0, m, plane, c00, c10, c20, c30);
+                StorePixel(output, epilogue, bias, n0, lanes, n, m0 + 1, m, plane, c01, c11, c21, c31);
+                StorePixel(output, epilogue, bias, n0, lanes, n, m0 + 2, m, plane, c02, c12, c22, c32);
+                StorePixel(output, epilogue, bias, n0, lanes, n, m0 + 3, m, plane, c03, c13, c23, c33);
             }
         }
     }
 
     /// <summary>
     /// CpuPacked variant, step 1: the im2col matrix in panels of 4 output pixels,
-    /// panels[(t*K + k)*4 + j] = input[b, c, y+ky-padY, x+kx-padX] for pixel 4t + j (clamped to
-    /// the last pixel) and tap k = (c, ky, kx), zero outside the real input. <paramref name="s"/>
-    /// is the convolution as if the input were padded by padY/padX on every side (the backward
-    /// input pass reads dOutput this way, without building the padded copy).
+    /// panels[(t*KPad + k)*4 + j] = input[b, c, y+ky-padY, x+kx-padX] for pixel 4t + j (clamped to
+    /// the last pixel) and tap k = (c, ky, kx), zero outside the real input and for the taps
+    /// K..KPad-1 that pad K to a multiple of 4 (so the GEMMs read whole 4-tap quads, see
+    /// <see cref="Float4x4"/>). <paramref name="s"/> is the convolution as if the input were
+    /// padded by padY/padX on every side (the backward input pass reads dOutput this way,
+    /// without building the padded copy). The forward and the backward weight pass share it.
     /// </summary>
     public static void PackPixels(ConvShape s, int padY, int padX, ArrayView<float> input, ArrayView<float> panels)
     {
         var panels4 = panels.Cast<Float4>();
         int ow = s.OutW, plane = s.OutH * ow, h = s.Height - 2 * padY, w = s.Width - 2 * padX, inPlane = h * w;
-        int m = s.Batch * plane, mTiles = (m + 3) / 4, kCount = s.InChannels * s.KernelH * s.KernelW;
+        int m = s.Batch * plane, mTiles = (m + 3) / 4, kPad = PadTo4(s.InChannels * s.KernelH * s.KernelW);
+        var zero = new Float4();
         for (int t = Grid.GlobalIndex.X; t < mTiles; t += Grid.DimX * Group.DimX)
         {
             // Top-left input corner (in unpadded coordinates) and image of each of the 4 pixels.
             int b0 = Pixel(4 * t, m, plane, ow, out int y0, out int x0), b1 = Pixel(4 * t + 1, m, plane, ow, out int y1, out int x1);
             int b2 = Pixel(4 * t + 2, m, plane, ow, out int y2, out int x2), b3 = Pixel(4 * t + 3, m, plane, ow, out int y3, out int x3);
-            int at = t * kCount;
+            int at = t * kPad, end = at + kPad;
             for (int c = 0; c < s.InChannels; c++)
                 for (int ky = 0; ky < s.KernelH; ky++)
                     for (int kx = 0; kx < s.KernelW; kx++, at++)
@@ -152,6 +164,106 @@ public static class Conv2dKernels
                         v.W = Tap(input, b3, c, s.InChannels, y3 + ky - padY, x3 + kx - padX, h, w, inPlane);
                         panels4[at] = v;
                     }
+            for (; at < end; at++) panels4[at] = zero;
+        }
+    }
+
+    /// <summary>n rounded up to a multiple of 4.</summary>
+    public static int PadTo4(int n) => (n + 3) & ~3;
+
+    /// <summary>
+    /// CpuPacked variant: the weight in 4 x 4 quads, packed[((kq*NQ + nq)*4 + i)*4 + j] = weight(n = 4nq + j,
+    /// k = 4kq + i) (read through the strides of <paramref name="g"/>), zero for n &gt;= N or k &gt;= K:
+    /// one <see cref="Float4x4"/> holds 4 taps of 4 output channels.
+    /// </summary>
+    public static void PackWeightQuads(Index1D thread, int threads, ConvTaps g, int nPad, ArrayView<float> weight, ArrayView<float> packed)
+    {
+        var s = g.Shape;
+        int taps = s.KernelH * s.KernelW, kCount = s.InChannels * taps, total = PadTo4(kCount) * nPad, nQuads = nPad / 4;
+        for (int i = thread; i < total; i += threads)
+        {
+            int j = i & 3, r = i >> 2, row = r & 3, quad = r >> 2;
+            int kq = quad / nQuads, nq = quad - kq * nQuads;
+            int k = 4 * kq + row, n = 4 * nq + j;
+            int c = k / taps, t = k - c * taps, ky = t / s.KernelW, kx = t - ky * s.KernelW;
+            packed[i] = n < s.OutChannels && k < kCount
+                ? weight[g.WeightBase + n * g.StrideN + c * g.StrideC + ky * g.StrideY + kx * g.StrideX]
+                : 0f;
+        }
+    }
+
+    /// <summary>
+    /// CpuPacked backward weight, step 1: dOutput in tiles of 4 pixels by 4 channels,
+    /// dPanels[((t*OQ + oq)*4 + i)*4 + j] = dOutput[b, o = 4oq + i, pixel p = 4t + j], zero for
+    /// p &gt;= B*P (so the clamped pixels of the input panels add nothing) and o &gt;= O.
+    /// </summary>
+    public static void PackOutputs(Index1D thread, int threads, ConvShape s, ArrayView<float> dOutput, ArrayView<float> dPanels)
+    {
+        int plane = s.OutH * s.OutW, m = s.Batch * plane, o = s.OutChannels, oPad = PadTo4(o);
+        int total = (m + 3) / 4 * oPad * 4;
+        for (int i = thread; i < total; i += threads)
+        {
+            int j = i & 3, r = i >> 2, row = r & 3, quad = r >> 2;
+            int t = quad / (oPad / 4), oq = quad - t * (oPad / 4);
+            int p = 4 * t + j, channel = 4 * oq + row;
+            float v = 0f;
+            if (p < m && channel < o)
+            {
+                int b = p / plane;
+                v = dOutput[(b * o + channel) * plane + (p - b * plane)];
+            }
+            dPanels[i] = v;
+        }
+    }
+
+    /// <summary>
+    /// CpuPacked backward weight, step 2: dWeight[o,k] = sum over pixels p (in order) of
+    /// dOutput[o,p] * im2col[p,k]. A thread owns 4 channels by 4 taps; per 4 pixels it reads one
+    /// <see cref="Float4x4"/> of dPanels and one of the input panels for 64 multiply-adds. The
+    /// padding pixels have dOutput 0, so the sums equal the register variant's, term for term.
+    /// </summary>
+    public static void BackwardWeightCpu(ConvShape s, ArrayView<float> dPanels, ArrayView<float> panels, ArrayView<float> dWeight)
+    {
+        var d16 = dPanels.Cast<Float4x4>();
+        var a16 = panels.Cast<Float4x4>();
+        int kCount = s.InChannels * s.KernelH * s.KernelW, kQuads = PadTo4(kCount) / 4, o = s.OutChannels, oQuads = PadTo4(o) / 4;
+        int mTiles = (s.Batch * s.OutH * s.OutW + 3) / 4;
+        // Work item = (channel quad, tap quad), tap quad fastest: neighbours share the dOutput stream.
+        for (int t = Grid.GlobalIndex.X; t < oQuads * kQuads; t += Grid.DimX * Group.DimX)
+        {
+            int oq = t / kQuads, kq = t - oq * kQuads;
+            float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+            float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+            for (int mt = 0, di = oq, ai = kq; mt < mTiles; mt++, di += oQuads, ai += kQuads)
+            {
+                var d = d16[di];
+                var a = a16[ai];
+                // pixel 0 of the tile: channels d.R*.X, taps a.R*.X
+                c00 += d.R0.X * a.R0.X; c01 += d.R0.X * a.R1.X; c02 += d.R0.X * a.R2.X; c03 += d.R0.X * a.R3.X;
+                c10 += d.R1.X * a.R0.X; c11 += d.R1.X * a.R1.X; c12 += d.R1.X * a.R2.X; c13 += d.R1.X * a.R3.X;
+                c20 += d.R2.X * a.R0.X; c21 += d.R2.X * a.R1.X; c22 += d.R2.X * a.R2.X; c23 += d.R2.X * a.R3.X;
+                c30 += d.R3.X * a.R0.X; c31 += d.R3.X * a.R1.X; c32 += d.R3.X * a.R2.X; c33 += d.R3.X * a.R3.X;
+                // pixel 1 of the tile: channels d.R*.Y, taps a.R*.Y
+                c00 += d.R0.Y * a.R0.Y; c01 += d.R0.Y * a.R1.Y; c02 += d.R0.Y * a.R2.Y; c03 += d.R0.Y * a.R3.Y;
+                c10 += d.R1.Y * a.R0.Y; c11 += d.R1.Y * a.R1.Y; c12 += d.R1.Y * a.R2.Y; c13 += d.R1.Y * a.R3.Y;
+                c20 += d.R2.Y * a.R0.Y; c21 += d.R2.Y * a.R1.Y; c22 += d.R2.Y * a.R2.Y; c23 += d.R2.Y * a.R3.Y;
+                c30 += d.R3.Y * a.R0.Y; c31 += d.R3.Y * a.R1.Y; c32 += d.R3.Y * a.R2.Y; c33 += d.R3.Y * a.R3.Y;
+                // pixel 2 of the tile: channels d.R*.Z, taps a.R*.Z
+                c00 += d.R0.Z * a.R0.Z; c01 += d.R0.Z * a.R1.Z; c02 += d.R0.Z * a.R2.Z; c03 += d.R0.Z * a.R3.Z;
+                c10 += d.R1.Z * a.R0.Z; c11 += d.R1.Z * a.R1.Z; c12 += d.R1.Z * a.R2.Z; c13 += d.R1.Z * a.R3.Z;
+                c20 += d.R2.Z * a.R0.Z; c21 += d.R2.Z * a.R1.Z; c22 += d.R2.Z * a.R2.Z; c23 += d.R2.Z * a.R3.Z;
+                c30 += d.R3.Z * a.R0.Z; c31 += d.R3.Z * a.R1.Z; c32 += d.R3.Z * a.R2.Z; c33 += d.R3.Z * a.R3.Z;
+                // pixel 3 of the tile: channels d.R*.W, taps a.R*.W
+                c00 += d.R0.W * a.R0.W; c01 += d.R0.W * a.R1.W; c02 += d.R0.W * a.R2.W; c03 += d.R0.W * a.R3.W;
+                c10 += d.R1.W * a.R0.W; c11 += d.R1.W * a.R1.W; c12 += d.R1.W * a.R2.W; c13 += d.R1.W * a.R3.W;
+                c20 += d.R2.W * a.R0.W; c21 += d.R2.W * a.R1.W; c22 += d.R2.W * a.R2.W; c23 += d.R2.W * a.R3.W;
+                c30 += d.R3.W * a.R0.W; c31 += d.R3.W * a.R1.W; c32 += d.R3.W * a.R2.W; c33 += d.R3.W * a.R3.W;
+            }
+            int o0 = 4 * oq, k0 = 4 * kq;
+            StoreWeightColumn(dWeight, o0, o, k0, kCount, c00, c10, c20, c30);
+            StoreWeightColumn(dWeight, o0, o, k0 + 1, kCount, c01, c11, c21, c31);
+            StoreWeightColumn(dWeight, o0, o, k0 + 2, kCount, c02, c12, c22, c32);
+            StoreWeightColumn(dWeight, o0, o, k0 + 3, kCount, c03, c13, c23, c33);
         }
     }
 
@@ -169,40 +281,55 @@ public static class Conv2dKernels
         y >= 0 && y < h && x >= 0 && x < w ? input[(b * channels + c) * inPlane + y * w + x] : 0f;
 
     /// <summary>
-    /// CpuPacked variant, step 2: the GEMM on pixel panels and the packed weight. A thread owns
-    /// 4 pixels by 4 channels; each tap is two 16-byte reads (4 pixels, 4 channels) for 16
-    /// multiply-adds, where the scalar form needs 8 bounds-checked view accesses on the CPU
-    /// accelerator. nPad is a multiple of 4 and both buffers start at their own index 0, so
-    /// every read is a whole <see cref="Float4"/>. Same sums, same order as the other variants.
+    /// CpuPacked variant, step 2: the GEMM on pixel panels and the quad-packed weight. A thread
+    /// owns 4 pixels by 4 channels; each quad of 4 taps is two 64-byte reads (<see cref="Float4x4"/>:
+    /// 4 taps x 4 pixels, 4 taps x 4 channels) for 64 multiply-adds, where the scalar form needs
+    /// 32 bounds-checked view accesses on the CPU accelerator (each one makes the JIT spill the
+    /// accumulators). The padding taps are zero in both. Same sums, same order as the other variants.
     /// </summary>
-    public static void ForwardCpu(ConvShape s, int nPad, int useBias,
+    public static void ForwardCpu(ConvShape s, int nPad, int epilogue,
         ArrayView<float> panels, ArrayView<float> packed, ArrayView<float> bias, ArrayView<float> output)
     {
-        var panels4 = panels.Cast<Float4>();
-        var packed4 = packed.Cast<Float4>();
-        int plane = s.OutH * s.OutW, kCount = s.InChannels * s.KernelH * s.KernelW;
-        int m = s.Batch * plane, n = s.OutChannels, mTiles = (m + 3) / 4, step = nPad / 4, nTiles = step;
-        // Work item = (pixel tile, channel tile), channel tile fastest: neighbours share a panel.
-        for (int t = Grid.GlobalIndex.X; t < mTiles * nTiles; t += Grid.DimX * Group.DimX)
+        var panels16 = panels.Cast<Float4x4>();
+        var packed16 = packed.Cast<Float4x4>();
+        int plane = s.OutH * s.OutW, kQuads = PadTo4(s.InChannels * s.KernelH * s.KernelW) / 4;
+        int m = s.Batch * plane, n = s.OutChannels, mTiles = (m + 3) / 4, nQuads = nPad / 4;
+        // Work item = (pixel tile, channel quad), channel quad fastest: neighbours share a panel.
+        for (int t = Grid.GlobalIndex.X; t < mTiles * nQuads; t += Grid.DimX * Group.DimX)
         {
-            int mt = t / nTiles, nt = t - mt * nTiles, m0 = 4 * mt;
+            int mt = t / nQuads, nq = t - mt * nQuads, m0 = 4 * mt;
             float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
             float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
-            int pa = mt * kCount, w = nt;
-            for (int k = 0; k < kCount; k++, w += step)
+            for (int kq = 0, pa = mt * kQuads, w = nq; kq < kQuads; kq++, pa++, w += nQuads)
             {
-                var a = panels4[pa + k];
-                var b = packed4[w];
-                c00 += b.X * a.X; c01 += b.X * a.Y; c02 += b.X * a.Z; c03 += b.X * a.W;
-                c10 += b.Y * a.X; c11 += b.Y * a.Y; c12 += b.Y * a.Z; c13 += b.Y * a.W;
-                c20 += b.Z * a.X; c21 += b.Z * a.Y; c22 += b.Z * a.Z; c23 += b.Z * a.W;
-                c30 += b.W * a.X; c31 += b.W * a.Y; c32 += b.W * a.Z; c33 += b.W * a.W;
+                var a = panels16[pa];
+                var b = packed16[w];
+                // tap 0 of the quad: channels b.R0, pixels a.R0
+                c00 += b.R0.X * a.R0.X; c01 += b.R0.X * a.R0.Y; c02 += b.R0.X * a.R0.Z; c03 += b.R0.X * a.R0.W;
+                c10 += b.R0.Y * a.R0.X; c11 += b.R0.Y * a.R0.Y; c12 += b.R0.Y * a.R0.Z; c13 += b.R0.Y * a.R0.W;
+                c20 += b.R0.Z * a.R0.X; c21 += b.R0.Z * a.R0.Y; c22 += b.R0.Z * a.R0.Z; c23 += b.R0.Z * a.R0.W;
+                c30 += b.R0.W * a.R0.X; c31 += b.R0.W * a.R0.Y; c32 += b.R0.W * a.R0.Z; c33 += b.R0.W * a.R0.W;
+                // tap 1 of the quad: channels b.R1, pixels a.R1
+                c00 += b.R1.X * a.R1.X; c01 += b.R1.X * a.R1.Y; c02 += b.R1.X * a.R1.Z; c03 += b.R1.X * a.R1.W;
+                c10 += b.R1.Y * a.R1.X; c11 += b.R1.Y * a.R1.Y; c12 += b.R1.Y * a.R1.Z; c13 += b.R1.Y * a.R1.W;
+                c20 += b.R1.Z * a.R1.X; c21 += b.R1.Z * a.R1.Y; c22 += b.R1.Z * a.R1.Z; c23 += b.R1.Z * a.R1.W;
+                c30 += b.R1.W * a.R1.X; c31 += b.R1.W * a.R1.Y; c32 += b.R1.W * a.R1.Z; c33 += b.R1.W * a.R1.W;
+                // tap 2 of the quad: channels b.R2, pixels a.R2
+                c00 += b.R2.X * a.R2.X; c01 += b.R2.X * a.R2.Y; c02 += b.R2.X * a.R2.Z; c03 += b.R2.X * a.R2.W;
+                c10 += b.R2.Y * a.R2.X; c11 += b.R2.Y * a.R2.Y; c12 += b.R2.Y * a.R2.Z; c13 += b.R2.Y * a.R2.W;
+                c20 += b.R2.Z * a.R2.X; c21 += b.R2.Z * a.R2.Y; c22 += b.R2.Z * a.R2.Z; c23 += b.R2.Z * a.R2.W;
+                c30 += b.R2.W * a.R2.X; c31 += b.R2.W * a.R2.Y; c32 += b.R2.W * a.R2.Z; c33 += b.R2.W * a.R2.W;
+                // tap 3 of the quad: channels b.R3, pixels a.R3
+                c00 += b.R3.X * a.R3.X; c01 += b.R3.X * a.R3.Y; c02 += b.R3.X * a.R3.Z; c03 += b.R3.X * a.R3.W;
+                c10 += b.R3.Y * a.R3.X; c11 += b.R3.Y * a.R3.Y; c12 += b.R3.Y * a.R3.Z; c13 += b.R3.Y * a.R3.W;
+                c20 += b.R3.Z * a.R3.X; c21 += b.R3.Z * a.R3.Y; c22 += b.R3.Z * a.R3.Z; c23 += b.R3.Z * a.R3.W;
+                c30 += b.R3.W * a.R3.X; c31 += b.R3.W * a.R3.Y; c32 += b.R3.W * a.R3.Z; c33 += b.R3.W * a.R3.W;
             }
-            int n0 = 4 * nt;
-            StorePixel(output, useBias, bias, n0, 1, n, m0, m, plane, c00, c10, c20, c30);
-            StorePixel(output, useBias, bias, n0, 1, n, m0 + 1, m, plane, c01, c11, c21, c31);
-            StorePixel(output, useBias, bias, n0, 1, n, m0 + 2, m, plane, c02, c12, c22, c32);
-            StorePixel(output, useBias, bias, n0, 1, n, m0 + 3, m, plane, c03, c13, c23, c33);
+            int n0 = 4 * nq;
+            StorePixel(output, epilogue, bias, n0, 1, n, m0, m, plane, c00, c10, c20, c30);
+            StorePixel(output, epilogue, bias, n0, 1, n, m0 + 1, m, plane, c01, c11, c21, c31);
+            StorePixel(output, epilogue, bias, n0, 1, n, m0 + 2, m, plane, c02, c12, c22, c32);
+            StorePixel(output, epilogue, bias, n0, 1, n, m0 + 3, m, plane, c03, c13, c23, c33);
         }
     }
 
@@ -213,8 +340,8 @@ public static class Conv2dKernels
         return b * inImage + y * width + (r - y * ow);
     }
 
-    /// <summary>Stores output pixel <paramref name="p"/> of channels n0 + lanes*j (those that exist), adding the bias first.</summary>
-    private static void StorePixel(ArrayView<float> output, int useBias, ArrayView<float> bias, int n0, int lanes, int n, int p, int m, int plane,
+    /// <summary>Stores output pixel <paramref name="p"/> of channels n0 + lanes*j (those that exist), after the <see cref="Epilogue"/>.</summary>
+    private static void StorePixel(ArrayView<float> output, int epilogue, ArrayView<float> bias, int n0, int lanes, int n, int p, int m, int plane,
         float v0, float v1, float v2, float v3)
     {
         if (p >= m) return;
@@ -224,7 +351,10 @@ public static class Conv2dKernels
             int channel = n0 + j * lanes;
             if (channel >= n) return;
             float v = j == 0 ? v0 : j == 1 ? v1 : j == 2 ? v2 : v3;
-            output[at + channel * plane] = useBias != 0 ? v + bias[channel] : v;
+            if ((epilogue & Epilogue.Bias) != 0) v += bias[channel];
+            // Math.Max(v, 0f) exactly as ReluKernels.Forward computes it, so fused and unfused agree bit for bit.
+            if ((epilogue & Epilogue.Relu) != 0) v = Math.Max(v, 0f);
+            output[at + channel * plane] = v;
         }
     }
 
@@ -241,7 +371,10 @@ public static class Conv2dKernels
             int px = i % pw, r = i / pw;
             int py = r % ph, q = r / ph;
             int y = py - padY, x = px - padX;
-            padded[i] = y >= 0 && y < h && x >= 0 && x < w ? source[(q * h + y) * w + x] : 0f;
+            // Load from a clamped position, then select: a load under the condition is a branch
+            // PoCL cannot vectorise across work-items (elementwise kernels ran 4-10x slower so).
+            float v = source[(q * h + Math.Min(Math.Max(y, 0), h - 1)) * w + Math.Min(Math.Max(x, 0), w - 1)];
+            padded[i] = y >= 0 && y < h && x >= 0 && x < w ? v : 0f;
         }
     }
 
@@ -323,59 +456,72 @@ public static class Conv2dKernels
 
 /// <summary>
 /// Launches the convolution kernels on one accelerator (compiled once, in the constructor).
-/// Owns two scratch buffers, grown on demand: the packed weight and the padded dOutput of the
-/// backward input pass.
+/// Owns scratch buffers, grown on demand: the packed weight, the padded dOutput of the register
+/// variant's backward input pass, and the CpuPacked variant's pixel and dOutput panels.
 /// </summary>
 public sealed class Conv2d
 {
     private readonly Accelerator accelerator;
     private readonly LaunchPolicy policy;
+    private bool Packed => policy.Gemm == GemmVariant.CpuPacked;
     private readonly Action<AcceleratorStream, KernelConfig, ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> forward;
     private readonly Action<AcceleratorStream, KernelConfig, ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>> backwardWeight;
     private readonly Action<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>> packWeight;
-    private readonly Action<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>> backwardBias;
+    private readonly Action<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>> backwardBias, packOutputs;
     private readonly Action<Index1D, int, int, int, int, int, int, ArrayView<float>, ArrayView<float>> pad;
     private readonly Action<AcceleratorStream, KernelConfig, ConvShape, int, int, ArrayView<float>, ArrayView<float>> packPixels;
-    private readonly ScratchBuffer packed, padded, panels;
+    private readonly ScratchBuffer packed, padded, panels, dPanels;
 
     public Conv2d(Accelerator accelerator, LaunchPolicy policy)
     {
         this.accelerator = accelerator;
         this.policy = policy;
         forward = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(
-            policy.Gemm == GemmVariant.CpuPacked ? Conv2dKernels.ForwardCpu : Conv2dKernels.Forward);
+            Packed ? Conv2dKernels.ForwardCpu : Conv2dKernels.Forward);
         packPixels = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>>(Conv2dKernels.PackPixels);
-        backwardWeight = accelerator.LoadKernel<ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardWeight);
-        packWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>>(Conv2dKernels.PackWeight);
+        backwardWeight = accelerator.LoadKernel<ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(
+            Packed ? Conv2dKernels.BackwardWeightCpu : Conv2dKernels.BackwardWeight);
+        packWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>>(
+            Packed ? Conv2dKernels.PackWeightQuads : Conv2dKernels.PackWeight);
+        packOutputs = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(Conv2dKernels.PackOutputs);
         pad = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, int, int, int, int, ArrayView<float>, ArrayView<float>>(Conv2dKernels.Pad);
         backwardBias = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardBias);
         packed = new ScratchBuffer(accelerator);
         padded = new ScratchBuffer(accelerator);
         panels = new ScratchBuffer(accelerator);
+        dPanels = new ScratchBuffer(accelerator);
     }
 
+    /// <summary>output = conv(input, weight) + bias.</summary>
     public void Forward(ConvShape s, ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output) =>
-        RunTaps(ConvTaps.Forward(s), 1, input, weight, bias, output);
+        RunTaps(ConvTaps.Forward(s), Epilogue.Bias, input, weight, bias, output);
+
+    /// <summary>output = ReLU(conv(input, weight) + bias) in one pass: <see cref="Forward"/> then <see cref="Relu.Forward"/>, fused.</summary>
+    public void ForwardRelu(ConvShape s, ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output) =>
+        RunTaps(ConvTaps.Forward(s), Epilogue.BiasRelu, input, weight, bias, output);
 
     /// <summary>
-    /// Runs <paramref name="g"/> as a forward convolution (the GEMM core shared with <see cref="Dense"/>).
+    /// Runs <paramref name="g"/> as a forward convolution (the GEMM core shared with <see cref="Dense"/>),
+    /// applying <paramref name="epilogue"/> (<see cref="Epilogue"/> flags) to each output.
     /// With <paramref name="pad"/>, <paramref name="input"/> is the unpadded tensor and <c>g.Shape</c> the padded one.
     /// </summary>
-    internal void RunTaps(ConvTaps g, int useBias, ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output,
+    internal void RunTaps(ConvTaps g, int epilogue, ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output,
         int padY = 0, int padX = 0)
     {
         var s = g.Shape;
         int group = 4 * policy.Lanes, nPad = (s.OutChannels + group - 1) / group * group;
-        int packedSize = s.InChannels * s.KernelH * s.KernelW * nPad;
+        int kCount = s.InChannels * s.KernelH * s.KernelW;
+        // The CpuPacked weight is in 4 x 4 quads, so its taps are padded to a multiple of 4 too.
+        int packedSize = (Packed ? Conv2dKernels.PadTo4(kCount) : kCount) * nPad;
         var w = packed.Get(packedSize);
         int t = policy.Threads(packedSize);
         packWeight(t, t, g, nPad, weight, w);
         long pixelTiles = ((long)s.Batch * s.OutH * s.OutW + 3) / 4;
-        if (policy.Gemm == GemmVariant.CpuPacked)
+        if (Packed)
         {
-            var a = panels.Get(pixelTiles * 4 * s.InChannels * s.KernelH * s.KernelW);
+            var a = panels.Get(pixelTiles * 4 * Conv2dKernels.PadTo4(kCount));
             packPixels(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles), s, padY, padX, input, a);
-            forward(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles * (nPad / 4)), s, nPad, useBias, a, w, bias, output);
+            forward(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles * (nPad / 4)), s, nPad, epilogue, a, w, bias, output);
             return;
         }
         if (padY != 0 || padX != 0)
@@ -386,18 +532,33 @@ public sealed class Conv2d
             int tp = policy.Threads(s.InputSize);
             pad(tp, tp, s.Batch * s.InChannels, s.Height - 2 * padY, s.Width - 2 * padX, padY, padX, source, input);
         }
-        forward(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles), s, nPad, useBias, input, w, bias, output);
+        forward(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles), s, nPad, epilogue, input, w, bias, output);
     }
 
     public void BackwardInput(ConvShape s, ArrayView<float> dOutput, ArrayView<float> weight, ArrayView<float> dInput)
     {
-        // No bias: the bias view is never read when useBias is 0.
-        RunTaps(ConvTaps.BackwardInput(s), 0, dOutput, weight, weight, dInput, s.KernelH - 1, s.KernelW - 1);
+        // No bias: the bias view is never read without Epilogue.Bias.
+        RunTaps(ConvTaps.BackwardInput(s), Epilogue.None, dOutput, weight, weight, dInput, s.KernelH - 1, s.KernelW - 1);
     }
 
     public void BackwardWeight(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight)
     {
-        long tiles = Tiles(s.InChannels * s.KernelH * s.KernelW, s.OutChannels);
+        int kCount = s.InChannels * s.KernelH * s.KernelW;
+        if (Packed)
+        {
+            // The input's im2col panels (as the forward pass builds them) and dOutput in 4 x 4 tiles.
+            long pixelTiles = ((long)s.Batch * s.OutH * s.OutW + 3) / 4;
+            var a = panels.Get(pixelTiles * 4 * Conv2dKernels.PadTo4(kCount));
+            packPixels(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles), s, 0, 0, input, a);
+            long dSize = pixelTiles * 4 * Conv2dKernels.PadTo4(s.OutChannels);
+            var d = dPanels.Get(dSize);
+            int td = policy.Threads(dSize);
+            packOutputs(td, td, s, dOutput, d);
+            long quads = (long)Conv2dKernels.PadTo4(kCount) / 4 * (Conv2dKernels.PadTo4(s.OutChannels) / 4);
+            backwardWeight(accelerator.DefaultStream, policy.RegisterGroups(quads), s, d, a, dWeight);
+            return;
+        }
+        long tiles = Tiles(kCount, s.OutChannels);
         backwardWeight(accelerator.DefaultStream, policy.RegisterGroups(tiles), s, dOutput, input, dWeight);
     }
 

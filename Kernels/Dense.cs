@@ -55,11 +55,15 @@ public sealed class Dense
 
     /// <summary>y[b,o] = bias[o] + sum over i of x[b,i] * weight[o,i].</summary>
     public void Forward(DenseShape s, ArrayView<float> x, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> y) =>
-        conv.RunTaps(ConvTaps.Forward(AsConv(s)), 1, x, weight, bias, y);
+        conv.RunTaps(ConvTaps.Forward(AsConv(s)), Epilogue.Bias, x, weight, bias, y);
+
+    /// <summary>y = ReLU(x W^T + b) in one pass: <see cref="Forward"/> then <see cref="Relu.Forward"/>, fused.</summary>
+    public void ForwardRelu(DenseShape s, ArrayView<float> x, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> y) =>
+        conv.RunTaps(ConvTaps.Forward(AsConv(s)), Epilogue.BiasRelu, x, weight, bias, y);
 
     /// <summary>dx[b,i] = sum over o of dy[b,o] * weight[o,i]: a 1x1 convolution of dy (O channels) whose weight (i, o) is weight[o,i].</summary>
     public void BackwardInput(DenseShape s, ArrayView<float> dy, ArrayView<float> weight, ArrayView<float> dx) =>
-        conv.RunTaps(new ConvTaps(new ConvShape(s.Batch, s.Outputs, s.Inputs, 1, 1, 1, 1), 0, 1, s.Inputs, 0, 0), 0, dy, weight, weight, dx);
+        conv.RunTaps(new ConvTaps(new ConvShape(s.Batch, s.Outputs, s.Inputs, 1, 1, 1, 1), 0, 1, s.Inputs, 0, 0), Epilogue.None, dy, weight, weight, dx);
 
     /// <summary>dWeight[o,i] = sum over b of dy[b,o] * x[b,i].</summary>
     public void BackwardWeight(DenseShape s, ArrayView<float> dy, ArrayView<float> x, ArrayView<float> dWeight) =>

@@ -43,7 +43,11 @@ public static class DropoutKernels
     {
         float scale = mask.Scale;
         for (int i = thread; i < n; i += threads)
-            output[i] = CounterHash.Keep(mask.Seed, mask.Step, (uint)i, mask.P) ? input[i] * scale : 0f;
+        {
+            // Load unconditionally, then select (a conditional load is a branch PoCL cannot vectorise).
+            float v = input[i] * scale;
+            output[i] = CounterHash.Keep(mask.Seed, mask.Step, (uint)i, mask.P) ? v : 0f;
+        }
     }
 
     /// <summary>The same mask applied to the gradient (the derivative of the forward pass).</summary>
@@ -51,7 +55,10 @@ public static class DropoutKernels
     {
         float scale = mask.Scale;
         for (int i = thread; i < n; i += threads)
-            dInput[i] = CounterHash.Keep(mask.Seed, mask.Step, (uint)i, mask.P) ? dOutput[i] * scale : 0f;
+        {
+            float g = dOutput[i] * scale;
+            dInput[i] = CounterHash.Keep(mask.Seed, mask.Step, (uint)i, mask.P) ? g : 0f;
+        }
     }
 }
 

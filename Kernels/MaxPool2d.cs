@@ -38,23 +38,55 @@ public static class MaxPool2dKernels
         }
     }
 
-    public static void Backward(Index1D thread, int threads, PoolShape s, ArrayView<float> input, ArrayView<float> dOutput, ArrayView<float> dInput)
+    /// <summary>dInput from dOutput, routing each window's gradient to its winner.</summary>
+    public static void Backward(Index1D thread, int threads, PoolShape s, ArrayView<float> input, ArrayView<float> dOutput, ArrayView<float> dInput) =>
+        BackwardCells(thread, threads, s, 0, input, dOutput, dInput);
+
+    /// <summary>
+    /// The backward pass of ReLU then pooling in one: <paramref name="reluOutput"/> is ReLU's output
+    /// (the pool's input), and a window's gradient goes to its winner only if the winner is &gt; 0,
+    /// which is what <see cref="Backward"/> followed by <see cref="ReluKernels.Backward"/> gives,
+    /// without the second pass over the whole activation.
+    /// </summary>
+    public static void BackwardRelu(Index1D thread, int threads, PoolShape s, ArrayView<float> reluOutput, ArrayView<float> dOutput, ArrayView<float> dInput) =>
+        BackwardCells(thread, threads, s, 1, reluOutput, dOutput, dInput);
+
+    /// <summary>
+    /// One thread per 2 x 2 cell of the input (ceil(H/2) x ceil(W/2) cells per plane), which writes
+    /// all of its cell's gradients: the winner gets the window's gradient, the others 0. Cells in
+    /// the last row or column of an odd size belong to no window and get 0. Every input element is
+    /// in exactly one cell, so each is written once, by one thread. (One thread per input element
+    /// would find each window's winner four times and divide four times as often.)
+    /// </summary>
+    private static void BackwardCells(Index1D thread, int threads, PoolShape s, int positiveOnly,
+        ArrayView<float> input, ArrayView<float> dOutput, ArrayView<float> dInput)
     {
-        int oh = s.OutH, ow = s.OutW;
-        for (int i = thread; i < s.InputSize; i += threads)
+        int oh = s.OutH, ow = s.OutW, w = s.Width, ch = (s.Height + 1) / 2, cw = (w + 1) / 2;
+        int cells = s.Planes * ch * cw;
+        for (int i = thread; i < cells; i += threads)
         {
-            int ix = i % s.Width, r = i / s.Width;
-            int iy = r % s.Height, p = r / s.Height;
-            int y = iy / 2, x = ix / 2;
-            float grad = 0f;
+            int x = i % cw, r = i / cw;
+            int y = r % ch, p = r / ch;
+            int top = (p * s.Height + 2 * y) * w + 2 * x;
             if (y < oh && x < ow)
             {
-                int top = (p * s.Height + 2 * y) * s.Width + 2 * x;
-                int winner = WinnerOffset(input[top], input[top + 1], input[top + s.Width], input[top + s.Width + 1]);
-                int mine = (iy - 2 * y) * 2 + (ix - 2 * x);
-                if (winner == mine) grad = dOutput[(p * oh + y) * ow + x];
+                float a = input[top], b = input[top + 1], c = input[top + w], d = input[top + w + 1];
+                int winner = WinnerOffset(a, b, c, d);
+                float g = dOutput[(p * oh + y) * ow + x];
+                if (positiveOnly != 0 && !(Math.Max(Math.Max(a, b), Math.Max(c, d)) > 0f)) g = 0f;
+                dInput[top] = winner == 0 ? g : 0f;
+                dInput[top + 1] = winner == 1 ? g : 0f;
+                dInput[top + w] = winner == 2 ? g : 0f;
+                dInput[top + w + 1] = winner == 3 ? g : 0f;
             }
-            dInput[i] = grad;
+            else
+            {
+                bool right = 2 * x + 1 < w, below = 2 * y + 1 < s.Height;
+                dInput[top] = 0f;
+                if (right) dInput[top + 1] = 0f;
+                if (below) dInput[top + w] = 0f;
+                if (right && below) dInput[top + w + 1] = 0f;
+            }
         }
     }
 
@@ -75,13 +107,14 @@ public sealed class MaxPool2d
 {
     private readonly LaunchPolicy policy;
     private readonly Action<Index1D, int, PoolShape, ArrayView<float>, ArrayView<float>> forward;
-    private readonly Action<Index1D, int, PoolShape, ArrayView<float>, ArrayView<float>, ArrayView<float>> backward;
+    private readonly Action<Index1D, int, PoolShape, ArrayView<float>, ArrayView<float>, ArrayView<float>> backward, backwardRelu;
 
     public MaxPool2d(Accelerator accelerator, LaunchPolicy policy)
     {
         this.policy = policy;
         forward = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, PoolShape, ArrayView<float>, ArrayView<float>>(MaxPool2dKernels.Forward);
         backward = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, PoolShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(MaxPool2dKernels.Backward);
+        backwardRelu = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, PoolShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(MaxPool2dKernels.BackwardRelu);
     }
 
     public void Forward(PoolShape s, ArrayView<float> input, ArrayView<float> output)
@@ -93,7 +126,20 @@ public sealed class MaxPool2d
     /// <summary>dInput from dOutput; needs the forward input to find each window's winner.</summary>
     public void Backward(PoolShape s, ArrayView<float> input, ArrayView<float> dOutput, ArrayView<float> dInput)
     {
-        int t = policy.Threads(s.InputSize);
+        int t = policy.Threads(Cells(s));
         backward(t, t, s, input, dOutput, dInput);
     }
+
+    /// <summary>
+    /// The backward pass of ReLU followed by this pooling, in one kernel: <paramref name="reluOutput"/>
+    /// is ReLU's output (this pooling's input). Same result as <see cref="Backward"/> then <see cref="Relu.Backward"/>.
+    /// </summary>
+    public void BackwardRelu(PoolShape s, ArrayView<float> reluOutput, ArrayView<float> dOutput, ArrayView<float> dInput)
+    {
+        int t = policy.Threads(Cells(s));
+        backwardRelu(t, t, s, reluOutput, dOutput, dInput);
+    }
+
+    /// <summary>2 x 2 cells of the input, the backward kernels' work items.</summary>
+    private static long Cells(PoolShape s) => (long)s.Planes * ((s.Height + 1) / 2) * ((s.Width + 1) / 2);
 }

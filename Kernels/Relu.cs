@@ -17,7 +17,12 @@ public static class ReluKernels
     public static void Backward(Index1D thread, int threads, int n, ArrayView<float> forwardValue, ArrayView<float> dOutput, ArrayView<float> dInput)
     {
         for (int i = thread; i < n; i += threads)
-            dInput[i] = forwardValue[i] > 0f ? dOutput[i] : 0f;
+        {
+            // Load unconditionally, then select: a load inside the condition becomes a branch
+            // that PoCL cannot vectorise across work-items (measured 4-10x slower there).
+            float g = dOutput[i];
+            dInput[i] = forwardValue[i] > 0f ? g : 0f;
+        }
     }
 }
 

@@ -65,7 +65,9 @@ public static class KernelChecks
         var vIn = dev.Upload(input); var vW = dev.Upload(weight); var vB = dev.Upload(bias); var vDOut = dev.Upload(dOut);
         var vOut = dev.Allocate(s.OutputSize); var vDIn = dev.Allocate(s.InputSize);
         var vDW = dev.Allocate(s.WeightSize); var vDB = dev.Allocate(s.OutChannels);
+        var vOutRelu = dev.Allocate(s.OutputSize);
         k.Conv.Forward(s, vIn, vW, vB, vOut);
+        k.Conv.ForwardRelu(s, vIn, vW, vB, vOutRelu);
         k.Conv.BackwardInput(s, vDOut, vW, vDIn);
         k.Conv.BackwardWeight(s, vDOut, vIn, vDW);
         k.Conv.BackwardBias(s, vDOut, vDB);
@@ -75,6 +77,7 @@ public static class KernelChecks
         return
         [
             Compare("conv2d forward", shape, dev.Download(vOut), expected),
+            Compare("conv2d+relu forward", shape, dev.Download(vOutRelu), ReferenceOps.ReluForward(expected)),
             Compare("conv2d d/input", shape, dev.Download(vDIn), dIn),
             Compare("conv2d d/weight", shape, dev.Download(vDW), dW),
             Compare("conv2d d/bias", shape, dev.Download(vDB), dB),
@@ -92,11 +95,18 @@ public static class KernelChecks
         var vOut = dev.Allocate(s.OutputSize); var vDIn = dev.Allocate(s.InputSize);
         k.Pool.Forward(s, vIn, vOut);
         k.Pool.Backward(s, vIn, vDOut, vDIn);
+        // ReLU then pooling, backward in one kernel: about half of the ReLU outputs are 0, so
+        // whole windows of zeros (ties at 0, gradient 0) occur as well as positive winners.
+        var reluIn = ReferenceOps.ReluForward(ties ? input.Select(v => v - 1).ToArray() : input);
+        var vReluIn = dev.Upload(reluIn); var vDReluIn = dev.Allocate(s.InputSize);
+        k.Pool.BackwardRelu(s, vReluIn, vDOut, vDReluIn);
         string shape = s + (ties ? " ties" : "");
         return
         [
             Compare("maxpool forward", shape, dev.Download(vOut), ReferenceOps.MaxPoolForward(s, input)),
             Compare("maxpool backward", shape, dev.Download(vDIn), ReferenceOps.MaxPoolBackward(s, input, dOut)),
+            Compare("relu+maxpool backward", shape, dev.Download(vDReluIn),
+                ReferenceOps.ReluBackward(reluIn, ReferenceOps.MaxPoolBackward(s, reluIn, dOut))),
         ];
     });
 
@@ -147,8 +157,9 @@ public static class KernelChecks
         using var dev = new DeviceScope(k.Accelerator);
         var vX = dev.Upload(x); var vW = dev.Upload(weight); var vB = dev.Upload(bias); var vDy = dev.Upload(dy);
         var vY = dev.Allocate(s.OutputSize); var vDx = dev.Allocate(s.InputSize);
-        var vDW = dev.Allocate(s.WeightSize); var vDB = dev.Allocate(s.Outputs);
+        var vDW = dev.Allocate(s.WeightSize); var vDB = dev.Allocate(s.Outputs); var vYRelu = dev.Allocate(s.OutputSize);
         k.Dense.Forward(s, vX, vW, vB, vY);
+        k.Dense.ForwardRelu(s, vX, vW, vB, vYRelu);
         k.Dense.BackwardInput(s, vDy, vW, vDx);
         k.Dense.BackwardWeight(s, vDy, vX, vDW);
         k.Dense.BackwardBias(s, vDy, vDB);
@@ -157,6 +168,7 @@ public static class KernelChecks
         return
         [
             Compare("dense forward", shape, dev.Download(vY), ReferenceOps.DenseForward(s, x, weight, bias)),
+            Compare("dense+relu forward", shape, dev.Download(vYRelu), ReferenceOps.ReluForward(ReferenceOps.DenseForward(s, x, weight, bias))),
             Compare("dense d/input", shape, dev.Download(vDx), dx),
             Compare("dense d/weight", shape, dev.Download(vDW), dW),
             Compare("dense d/bias", shape, dev.Download(vDB), db),

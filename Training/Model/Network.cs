@@ -107,18 +107,16 @@ public sealed class Network : IDisposable
     public void Forward(int batch, DropoutMask? dropout1, DropoutMask? dropout2, ArrayView<float>? logitsTarget = null)
     {
         var c1 = Conv1Shape(batch);
-        k.Conv.Forward(c1, images, Parameter("conv1.weight"), Parameter("conv1.bias"), conv1);
-        k.Relu.Forward(c1.OutputSize, conv1, conv1);
+        // Conv + bias + ReLU fused: conv1 and conv2 hold ReLU's outputs.
+        k.Conv.ForwardRelu(c1, images, Parameter("conv1.weight"), Parameter("conv1.bias"), conv1);
         k.Pool.Forward(Pool1Shape(batch), conv1, pool1);
         var c2 = Conv2Shape(batch);
-        k.Conv.Forward(c2, pool1, Parameter("conv2.weight"), Parameter("conv2.bias"), conv2);
-        k.Relu.Forward(c2.OutputSize, conv2, conv2);
+        k.Conv.ForwardRelu(c2, pool1, Parameter("conv2.weight"), Parameter("conv2.bias"), conv2);
         k.Pool.Forward(Pool2Shape(batch), conv2, pool2);
         var d1 = Fc1Shape(batch);
         // Dropout in place: the layers after it read the dropped values, the backward pass recomputes the mask.
         if (dropout1 is { } m1) k.Dropout.Forward(d1.InputSize, m1, pool2, pool2);
-        k.Dense.Forward(d1, pool2, Parameter("fc1.weight"), Parameter("fc1.bias"), fc1);
-        k.Relu.Forward(d1.OutputSize, fc1, fc1);
+        k.Dense.ForwardRelu(d1, pool2, Parameter("fc1.weight"), Parameter("fc1.bias"), fc1);
         if (dropout2 is { } m2) k.Dropout.Forward(d1.OutputSize, m2, fc1, fc1);
         k.Dense.Forward(Fc2Shape(batch), fc1, Parameter("fc2.weight"), Parameter("fc2.bias"), logitsTarget ?? logits);
     }
@@ -148,15 +146,14 @@ public sealed class Network : IDisposable
         k.Dense.BackwardBias(d1, dFc1, Gradient("fc1.bias"));
         k.Dense.BackwardInput(d1, dFc1, Parameter("fc1.weight"), dPool2);
         if (dropout1 is { } m1) k.Dropout.Backward(d1.InputSize, m1, dPool2, dPool2);
-        k.Pool.Backward(Pool2Shape(batch), conv2, dPool2, dConv2);
+        // Pooling and ReLU backward fused: a window's gradient reaches its winner only if it was > 0.
+        k.Pool.BackwardRelu(Pool2Shape(batch), conv2, dPool2, dConv2);
         var c2 = Conv2Shape(batch);
-        k.Relu.Backward(c2.OutputSize, conv2, dConv2, dConv2);
         k.Conv.BackwardWeight(c2, dConv2, pool1, Gradient("conv2.weight"));
         k.Conv.BackwardBias(c2, dConv2, Gradient("conv2.bias"));
         k.Conv.BackwardInput(c2, dConv2, Parameter("conv2.weight"), dPool1);
-        k.Pool.Backward(Pool1Shape(batch), conv1, dPool1, dConv1);
+        k.Pool.BackwardRelu(Pool1Shape(batch), conv1, dPool1, dConv1);
         var c1 = Conv1Shape(batch);
-        k.Relu.Backward(c1.OutputSize, conv1, dConv1, dConv1);
         k.Conv.BackwardWeight(c1, dConv1, images, Gradient("conv1.weight"));
         k.Conv.BackwardBias(c1, dConv1, Gradient("conv1.bias"));
     }
