@@ -14,6 +14,7 @@ public interface ITrainingObserver
     void Started(TrainingRunInfo info) { }
     void Progress(int epoch, StepProgress progress) { }
     void EpochDone(EpochMetrics metrics) { }
+    void Profiled(IReadOnlyList<ProfileRow> rows, string csvPath) { }
     void Finished(RunOutcome outcome) { }
 }
 
@@ -33,10 +34,20 @@ public sealed class TrainingDivergedException(string message) : Exception(messag
 /// </summary>
 public static class TrainingRun
 {
-    public const string ModelFile = "model.safetensors", SummaryFile = "summary.json";
+    public const string ModelFile = "model.safetensors", SummaryFile = "summary.json", ProfileFile = "profile.csv";
+
+    private static void WriteProfile(string path, IReadOnlyList<ProfileRow> rows) => AtomicFile.Write(path, stream =>
+    {
+        using var csv = CsvHelper.CsvWriter.Create(stream, new CsvHelper.CsvWriterOptions { NewLine = "\n" }, leaveOpen: true);
+        csv.WriteRecord(["layer", "phase", "ms_per_step", "percent_of_step", "gflops"]);
+        foreach (var r in rows)
+            csv.WriteRecord([r.Layer, r.Phase.ToString().ToLowerInvariant(), r.MillisecondsPerStep.ToString("0.000", CultureInfo.InvariantCulture),
+                r.PercentOfStep.ToString("0.0", CultureInfo.InvariantCulture), r.Gflops?.ToString("0.00", CultureInfo.InvariantCulture) ?? ""]);
+        csv.Flush();
+    });
 
     public static RunOutcome Execute(KernelLibrary kernels, string acceleratorName, TrainingConfig config, ImageSet train, ImageSet test,
-        string outDir, ITrainingObserver observer, CancellationToken cancel = default, ResumePoint? resume = null)
+        string outDir, ITrainingObserver observer, CancellationToken cancel = default, ResumePoint? resume = null, bool profile = false)
     {
         var clock = Stopwatch.StartNew();
         if (config.LimitTrain is { } lt) train = train.Take(Math.Min(lt, train.Count));
@@ -57,7 +68,9 @@ public static class TrainingRun
             for (int epoch = (resume?.CompletedEpochs ?? 0) + 1; epoch <= config.Epochs; epoch++)
             {
                 var epochClock = Stopwatch.StartNew();
-                var (loss, accuracy, trainSeconds) = trainer.TrainEpoch(epoch, p => observer.Progress(epoch, p), cancel);
+                // --profile times every layer of the run's first epoch.
+                var profiler = profile && epoch == (resume?.CompletedEpochs ?? 0) + 1 ? new StepProfiler(kernels.Accelerator) : null;
+                var (loss, accuracy, trainSeconds) = trainer.TrainEpoch(epoch, p => observer.Progress(epoch, p), cancel, profiler);
                 EvaluationResult? val = valCount > 0 ? trainer.Evaluate(trainData, trainCount, valCount, train.Labels) : null;
                 var row = new EpochMetrics(epoch, loss, accuracy, val?.Loss, val?.Accuracy, config.LearningRate,
                     epochClock.Elapsed.TotalSeconds, trainCount / trainSeconds, acceleratorName);
@@ -67,6 +80,12 @@ public static class TrainingRun
                 var (p, m, v) = trainer.Download();
                 ModelCheckpoint.Save(modelPath, ParameterLayout.Seed, p, m, v, Metadata(config, epoch, trainer.Step, acceleratorName));
                 observer.EpochDone(row);
+                if (profiler is not null)
+                {
+                    string profilePath = Path.Combine(outDir, ProfileFile);
+                    WriteProfile(profilePath, profiler.Rows());
+                    observer.Profiled(profiler.Rows(), profilePath);
+                }
             }
         }
 

@@ -29,6 +29,7 @@ public static class TrainCommand
         var output = new Option<string?>("--out", "-o") { Description = "Output directory (default runs/<timestamp>). Must be empty or new unless --force.", HelpName = "DIR" };
         var force = new Option<bool>("--force") { Description = "Write into --out even if it already holds files (they are replaced)." };
         var init = new Option<string?>("--init") { Description = "Start from the weights in this safetensors file instead of random ones.", HelpName = "FILE" };
+        var profile = new Option<bool>("--profile") { Description = "Time every layer during the first epoch (forward, backward, update) and print where the step's time goes; also writes OUT/profile.csv." };
         var resume = new Option<string?>("--resume")
         {
             Description = "Continue the run in DIR after its last completed epoch, with its settings, weights, optimizer state and random streams; appends to DIR/metrics.csv. --epochs may raise the epoch count.",
@@ -37,7 +38,7 @@ public static class TrainCommand
 
         var command = new Command("train", "Train the seed's CNN on Fashion-MNIST. Writes OUT/metrics.csv (a row per epoch), OUT/model.safetensors (after every epoch) and OUT/summary.json.")
         {
-            accelerator, device, epochs, batchSize, lr, seed, valSplit, dropout, limitTrain, limitTest, data, download, output, force, init, resume,
+            accelerator, device, epochs, batchSize, lr, seed, valSplit, dropout, limitTrain, limitTest, data, download, output, force, init, resume, profile,
         };
         command.SetAction(parse => Run(parse, CommandLine.Interrupted));
         int Run(ParseResult parse, CancellationToken cancel)
@@ -92,11 +93,12 @@ public static class TrainCommand
             using var acc = catalog.Create(entry);
             Console.WriteLine($"Accelerator: {entry.Id} {entry.Name}");
             Console.WriteLine($"Data: {dataDir}");
+            var compileClock = System.Diagnostics.Stopwatch.StartNew();
             var kernels = new KernelLibrary(acc);
-            var observer = new ConsoleTrainingObserver(config);
+            var observer = new ConsoleTrainingObserver(config, compileClock.Elapsed.TotalSeconds);
             try
             {
-                TrainingRun.Execute(kernels, entry.Id, config, train, test, outDir, observer, cancel, resumePoint);
+                TrainingRun.Execute(kernels, entry.Id, config, train, test, outDir, observer, cancel, resumePoint, parse.GetValue(profile));
             }
             catch (OperationCanceledException)
             {
@@ -117,14 +119,19 @@ public static class TrainCommand
 }
 
 /// <summary>Prints a run as it goes: a progress line within the epoch on a terminal, one line per epoch, the test result.</summary>
-public sealed class ConsoleTrainingObserver(TrainingConfig config) : ITrainingObserver
+public sealed class ConsoleTrainingObserver(TrainingConfig config, double compileSeconds) : ITrainingObserver
 {
     private readonly bool interactive = !Console.IsOutputRedirected;
     private bool progressShown;
 
-    public void Started(TrainingRunInfo info) =>
+    public void Started(TrainingRunInfo info)
+    {
         Console.WriteLine($"Samples: {info.TrainSamples} train, {info.ValSamples} validation, {info.TestSamples} test; " +
                           $"{info.StepsPerEpoch} steps of {config.BatchSize} per epoch, {config.Epochs} epochs");
+        // From process start to here: runtime start-up, data loading and upload, kernel compilation.
+        double sinceStart = (DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime).TotalSeconds;
+        Console.WriteLine($"First step {sinceStart:0.0} s after start (kernels compiled in {compileSeconds:0.0} s)");
+    }
 
     public void Progress(int epoch, StepProgress p)
     {
@@ -147,6 +154,16 @@ public sealed class ConsoleTrainingObserver(TrainingConfig config) : ITrainingOb
         ClearProgress();
         string val = m.ValLoss is { } vl ? $"  val_loss {vl:0.0000}  val_acc {m.ValAccuracy:P2}" : "";
         Console.WriteLine($"epoch {m.Epoch}/{config.Epochs}  loss {m.TrainLoss:0.0000}  acc {m.TrainAccuracy:P2}{val}  {m.EpochSeconds:0.0} s  {m.SamplesPerSecond:0} samples/s");
+    }
+
+    public void Profiled(IReadOnlyList<ProfileRow> rows, string csvPath)
+    {
+        Console.WriteLine($"Time per layer over the first epoch's steps (a synchronisation after every layer; {csvPath}):");
+        var table = new TextTable("phase", "layer", "ms/step", "% of step", "GFLOP/s");
+        foreach (var r in rows)
+            table.Add(r.Phase.ToString().ToLowerInvariant(), r.Layer, r.MillisecondsPerStep.ToString("0.000"), $"{r.PercentOfStep:0.0}%", r.Gflops?.ToString("0.00") ?? "-");
+        table.Add("all", "step", rows.Sum(r => r.MillisecondsPerStep).ToString("0.000"), "100.0%", "-");
+        table.Write(Console.Out);
     }
 
     public void Finished(RunOutcome o)

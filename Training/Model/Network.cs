@@ -19,6 +19,9 @@ public sealed class Network : IDisposable
     private readonly ArrayView<float> images, conv1, pool1, conv2, pool2, fc1, logits;
     private readonly ArrayView<float> dLogits, dFc1, dPool2, dConv2, dPool1, dConv1;
     private readonly ArrayView<float> loss, correct;
+    // Each layer's weight and bias, in the parameter and gradient buffers, looked up once.
+    private readonly (ArrayView<float> W, ArrayView<float> B) conv1Params, conv2Params, fc1Params, fc2Params;
+    private readonly (ArrayView<float> W, ArrayView<float> B) conv1Grads, conv2Grads, fc1Grads, fc2Grads;
 
     public ParameterLayout Layout { get; } = ParameterLayout.Seed;
     public int MaxBatch { get; }
@@ -60,6 +63,14 @@ public sealed class Network : IDisposable
         var labelBuffer = kernels.Accelerator.Allocate1D<int>(b);
         owned.Add(labelBuffer);
         Labels = labelBuffer.View;
+        conv1Params = (Parameter("conv1.weight"), Parameter("conv1.bias"));
+        conv2Params = (Parameter("conv2.weight"), Parameter("conv2.bias"));
+        fc1Params = (Parameter("fc1.weight"), Parameter("fc1.bias"));
+        fc2Params = (Parameter("fc2.weight"), Parameter("fc2.bias"));
+        conv1Grads = (Gradient("conv1.weight"), Gradient("conv1.bias"));
+        conv2Grads = (Gradient("conv2.weight"), Gradient("conv2.bias"));
+        fc1Grads = (Gradient("fc1.weight"), Gradient("fc1.bias"));
+        fc2Grads = (Gradient("fc2.weight"), Gradient("fc2.bias"));
         k.Ops.Fill(Layout.Count, 0f, AdamM);
         k.Ops.Fill(Layout.Count, 0f, AdamV);
     }
@@ -106,19 +117,29 @@ public sealed class Network : IDisposable
     /// </summary>
     public void Forward(int batch, DropoutMask? dropout1, DropoutMask? dropout2, ArrayView<float>? logitsTarget = null)
     {
+        var p = Profiler;
         var c1 = Conv1Shape(batch);
         // Conv + bias + ReLU fused: conv1 and conv2 hold ReLU's outputs.
-        k.Conv.ForwardRelu(c1, images, Parameter("conv1.weight"), Parameter("conv1.bias"), conv1);
+        k.Conv.ForwardRelu(c1, images, conv1Params.W, conv1Params.B, conv1);
+        p?.Lap("conv1 + relu", Phase.Forward, c1.MultiplyAdds);
         k.Pool.Forward(Pool1Shape(batch), conv1, pool1);
+        p?.Lap("pool1", Phase.Forward);
         var c2 = Conv2Shape(batch);
-        k.Conv.ForwardRelu(c2, pool1, Parameter("conv2.weight"), Parameter("conv2.bias"), conv2);
+        k.Conv.ForwardRelu(c2, pool1, conv2Params.W, conv2Params.B, conv2);
+        p?.Lap("conv2 + relu", Phase.Forward, c2.MultiplyAdds);
         k.Pool.Forward(Pool2Shape(batch), conv2, pool2);
+        p?.Lap("pool2", Phase.Forward);
         var d1 = Fc1Shape(batch);
         // Dropout in place: the layers after it read the dropped values, the backward pass recomputes the mask.
         if (dropout1 is { } m1) k.Dropout.Forward(d1.InputSize, m1, pool2, pool2);
-        k.Dense.ForwardRelu(d1, pool2, Parameter("fc1.weight"), Parameter("fc1.bias"), fc1);
+        p?.Lap("dropout1", Phase.Forward);
+        k.Dense.ForwardRelu(d1, pool2, fc1Params.W, fc1Params.B, fc1);
+        p?.Lap("fc1 + relu", Phase.Forward, d1.MultiplyAdds);
         if (dropout2 is { } m2) k.Dropout.Forward(d1.OutputSize, m2, fc1, fc1);
-        k.Dense.Forward(Fc2Shape(batch), fc1, Parameter("fc2.weight"), Parameter("fc2.bias"), logitsTarget ?? logits);
+        p?.Lap("dropout2", Phase.Forward);
+        var d2 = Fc2Shape(batch);
+        k.Dense.Forward(d2, fc1, fc2Params.W, fc2Params.B, logitsTarget ?? logits);
+        p?.Lap("fc2", Phase.Forward, d2.MultiplyAdds);
     }
 
     /// <summary>Per-sample loss and correctness of the last forward pass into the step's slot of <paramref name="totals"/>; with <paramref name="gradient"/>, also d(mean loss)/d(logits).</summary>
@@ -129,36 +150,54 @@ public sealed class Network : IDisposable
         if (gradient) k.Loss.ForwardBackward(s, z, Labels, loss, correct, dLogits);
         else k.Loss.Forward(s, z, Labels, loss, correct);
         k.Loss.SumBatch(batch, slot, loss, correct, totals);
+        Profiler?.Lap("softmax + cross-entropy", Phase.Forward);
     }
 
     /// <summary>Every parameter's gradient from d(loss)/d(logits); the masks must be those of the forward pass.</summary>
     public void Backward(int batch, DropoutMask? dropout1, DropoutMask? dropout2)
     {
+        var p = Profiler;
         var d2 = Fc2Shape(batch);
-        k.Dense.BackwardWeight(d2, dLogits, fc1, Gradient("fc2.weight"));
-        k.Dense.BackwardBias(d2, dLogits, Gradient("fc2.bias"));
-        k.Dense.BackwardInput(d2, dLogits, Parameter("fc2.weight"), dFc1);
+        k.Dense.BackwardWeight(d2, dLogits, fc1, fc2Grads.W);
+        k.Dense.BackwardBias(d2, dLogits, fc2Grads.B);
+        k.Dense.BackwardInput(d2, dLogits, fc2Params.W, dFc1);
+        p?.Lap("fc2", Phase.Backward, 2 * d2.MultiplyAdds);
         var d1 = Fc1Shape(batch);
         if (dropout2 is { } m2) k.Dropout.Backward(d1.OutputSize, m2, dFc1, dFc1);
+        p?.Lap("dropout2", Phase.Backward);
         // fc1 holds ReLU's output after dropout: positive exactly where ReLU passed a kept value.
         k.Relu.Backward(d1.OutputSize, fc1, dFc1, dFc1);
-        k.Dense.BackwardWeight(d1, dFc1, pool2, Gradient("fc1.weight"));
-        k.Dense.BackwardBias(d1, dFc1, Gradient("fc1.bias"));
-        k.Dense.BackwardInput(d1, dFc1, Parameter("fc1.weight"), dPool2);
+        k.Dense.BackwardWeight(d1, dFc1, pool2, fc1Grads.W);
+        k.Dense.BackwardBias(d1, dFc1, fc1Grads.B);
+        k.Dense.BackwardInput(d1, dFc1, fc1Params.W, dPool2);
+        p?.Lap("fc1 + relu", Phase.Backward, 2 * d1.MultiplyAdds);
         if (dropout1 is { } m1) k.Dropout.Backward(d1.InputSize, m1, dPool2, dPool2);
+        p?.Lap("dropout1", Phase.Backward);
         // Pooling and ReLU backward fused: a window's gradient reaches its winner only if it was > 0.
         k.Pool.BackwardRelu(Pool2Shape(batch), conv2, dPool2, dConv2);
+        p?.Lap("pool2 + relu", Phase.Backward);
         var c2 = Conv2Shape(batch);
-        k.Conv.BackwardWeight(c2, dConv2, pool1, Gradient("conv2.weight"));
-        k.Conv.BackwardBias(c2, dConv2, Gradient("conv2.bias"));
-        k.Conv.BackwardInput(c2, dConv2, Parameter("conv2.weight"), dPool1);
+        k.Conv.BackwardWeight(c2, dConv2, pool1, conv2Grads.W);
+        k.Conv.BackwardBias(c2, dConv2, conv2Grads.B);
+        k.Conv.BackwardInput(c2, dConv2, conv2Params.W, dPool1);
+        p?.Lap("conv2", Phase.Backward, 2 * c2.MultiplyAdds);
         k.Pool.BackwardRelu(Pool1Shape(batch), conv1, dPool1, dConv1);
+        p?.Lap("pool1 + relu", Phase.Backward);
         var c1 = Conv1Shape(batch);
-        k.Conv.BackwardWeight(c1, dConv1, images, Gradient("conv1.weight"));
-        k.Conv.BackwardBias(c1, dConv1, Gradient("conv1.bias"));
+        // conv1's input is the data: only its weight and bias gradients are needed.
+        k.Conv.BackwardWeight(c1, dConv1, images, conv1Grads.W);
+        k.Conv.BackwardBias(c1, dConv1, conv1Grads.B);
+        p?.Lap("conv1", Phase.Backward, c1.MultiplyAdds);
     }
 
-    public void AdamUpdate(AdamStep step) => k.Adam.Update(Layout.Count, step, Parameters, Gradients, AdamM, AdamV);
+    public void AdamUpdate(AdamStep step)
+    {
+        k.Adam.Update(Layout.Count, step, Parameters, Gradients, AdamM, AdamV);
+        Profiler?.Lap("adam", Phase.Update);
+    }
+
+    /// <summary>When set, every layer is timed (with a synchronisation after each, which costs a little speed).</summary>
+    public StepProfiler? Profiler { get; set; }
 
     public void Dispose()
     {
