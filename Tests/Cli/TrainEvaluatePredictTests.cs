@@ -40,13 +40,16 @@ public sealed class TrainEvaluatePredictTests
         int correct = summary.RootElement.GetProperty("test_correct").GetInt32();
         double accuracy = summary.RootElement.GetProperty("test_accuracy").GetDouble();
         Assert.That(summary.RootElement.GetProperty("per_class_accuracy").EnumerateObject().Count(), Is.EqualTo(10));
-        var r = Run("evaluate", "--model", Path.Combine(run, "model.safetensors"), "--accelerator", "opencl", "--limit-test", "1000");
+        string pictures = Path.Combine(TempDir(), "eval");
+        var r = Run("evaluate", "--model", Path.Combine(run, "model.safetensors"), "--accelerator", "opencl", "--limit-test", "1000", "--out", pictures);
         Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
         Assert.That(r.Out, Does.Contain($"accuracy {accuracy * 100:0.00}% ({correct} of 1000)"));
         foreach (var name in new[] { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot" })
             Assert.That(r.Out, Does.Contain(name));
         Assert.That(r.Out, Does.Contain("precision").And.Contain("recall").And.Contain("f1"));
         Assert.That(r.Out, Does.Match(@"  [A-Za-z /-]+ -> [A-Za-z /-]+: \d+"), "the most frequent confusions");
+        foreach (var file in new[] { "confusion_matrix.png", "confusion_matrix.csv", "per_class.csv", "sample_predictions.png" })
+            Assert.That(File.ReadAllBytes(Path.Combine(pictures, file)), Is.EqualTo(File.ReadAllBytes(Path.Combine(run, file))), $"{file}: the same as train wrote");
     }
 
     [Test]
