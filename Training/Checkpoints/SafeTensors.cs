@@ -89,21 +89,9 @@ public static class SafeTensors
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
             return ReadFrom(stream, path);
         }
-        catch (FileNotFoundException ex)
+        catch (Exception ex) when (FileProblems.Describe(ex) is { } problem)
         {
-            throw CheckpointFileException.For(path, "file not found", ex);
-        }
-        catch (DirectoryNotFoundException ex)
-        {
-            throw CheckpointFileException.For(path, "file not found (its directory does not exist)", ex);
-        }
-        catch (UnauthorizedAccessException ex)
-        {
-            throw CheckpointFileException.For(path, "permission denied", ex);
-        }
-        catch (IOException ex)
-        {
-            throw CheckpointFileException.For(path, $"read error: {ex.Message}", ex);
+            throw CheckpointFileException.For(path, problem, ex);
         }
     }
 

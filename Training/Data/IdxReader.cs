@@ -90,21 +90,9 @@ public static class IdxReader
         {
             return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
         }
-        catch (FileNotFoundException ex)
+        catch (Exception ex) when (FileProblems.Describe(ex) is { } problem)
         {
-            throw DataFileException.For(path, "file not found", ex);
-        }
-        catch (DirectoryNotFoundException ex)
-        {
-            throw DataFileException.For(path, "file not found (its directory does not exist)", ex);
-        }
-        catch (UnauthorizedAccessException ex)
-        {
-            throw DataFileException.For(path, "permission denied (cannot open for reading)", ex);
-        }
-        catch (IOException ex)
-        {
-            throw DataFileException.For(path, $"cannot open: {ex.Message}", ex);
+            throw DataFileException.For(path, problem, ex);
         }
     }
 
