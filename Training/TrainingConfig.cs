@@ -21,6 +21,14 @@ public sealed record TrainingConfig
     /// <summary>safetensors file whose weights replace the Glorot initialisation.</summary>
     public string? InitFrom { get; init; }
 
-    /// <summary>How many of <paramref name="available"/> training samples are held out for validation.</summary>
-    public int ValidationCount(int available) => (int)Math.Floor(available * ValSplit);
+    /// <summary>
+    /// How the first <see cref="LimitTrain"/> of <paramref name="available"/> training samples
+    /// divide: the first Train are trained on, the last Validation held out.
+    /// </summary>
+    public (int Train, int Validation) Split(int available)
+    {
+        int used = Math.Min(LimitTrain ?? int.MaxValue, available);
+        int validation = (int)Math.Floor(used * ValSplit);
+        return (used - validation, validation);
+    }
 }

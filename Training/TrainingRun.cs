@@ -50,9 +50,9 @@ public static class TrainingRun
         string outDir, ITrainingObserver observer, CancellationToken cancel = default, ResumePoint? resume = null, bool profile = false)
     {
         var clock = Stopwatch.StartNew();
-        if (config.LimitTrain is { } lt) train = train.Take(Math.Min(lt, train.Count));
-        if (config.LimitTest is { } ls) test = test.Take(Math.Min(ls, test.Count));
-        int valCount = config.ValidationCount(train.Count), trainCount = train.Count - valCount;
+        var (trainCount, valCount) = config.Split(train.Count);
+        train = train.Take(trainCount + valCount);
+        if (config.LimitTest is { } ls) test = test.Take(ls);
 
         Directory.CreateDirectory(outDir);
         string modelPath = Path.Combine(outDir, ModelFile), metricsPath = Path.Combine(outDir, MetricsLog.FileName);

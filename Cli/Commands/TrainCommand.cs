@@ -78,9 +78,8 @@ public static class TrainCommand
             }
 
             var (train, test, dataDir) = DataLoading.Load(parse.GetValue(data), parse.GetValue(download), cancel);
-            int available = Math.Min(config.LimitTrain ?? int.MaxValue, train.Count);
-            int trainCount = available - config.ValidationCount(available);
-            if (trainCount < 1) throw new UsageException($"--val-split {config.ValSplit} leaves no training samples out of {available}");
+            var (trainCount, valCount) = config.Split(train.Count);
+            if (trainCount < 1) throw new UsageException($"--val-split {config.ValSplit} leaves no training samples out of {trainCount + valCount}");
             if (config.BatchSize > trainCount) throw new UsageException($"--batch-size {config.BatchSize} is larger than the {trainCount} training samples (1..{trainCount})");
 
             using var catalog = new DeviceCatalog();
