@@ -79,7 +79,7 @@ public static class Conv2dKernels
         {
             int k = i / nPad, n = i - k * nPad;
             int c = k / taps, r = k - c * taps, ky = r / s.KernelW, kx = r - ky * s.KernelW;
-            // Clamped load, then select (see Pad).
+            // Clamped load, then select (a load under the condition is a branch PoCL cannot vectorise across work-items).
             float v = weight[g.WeightBase + Math.Min(n, s.OutChannels - 1) * g.StrideN + c * g.StrideC + ky * g.StrideY + kx * g.StrideX];
             packed[i] = n < s.OutChannels ? v : 0f;
         }
@@ -92,28 +92,45 @@ public static class Conv2dKernels
     /// 4 * lanes at a time; lane l owns channels l + lanes*j (j &lt; 4), so neighbouring lanes read
     /// neighbouring packed weights. Pixels past the end are clamped to the last one for loads
     /// and skipped for stores, so the inner loop has no branches for any shape.
+    /// When <paramref name="input"/> is zero-padded by <paramref name="padY"/> rows and <paramref name="padX"/>
+    /// columns (the backward input pass), taps outside the bounding box of the taps that reach real
+    /// input for one of the tile's 4 pixels are skipped: they would add exact zeros, and at conv2's
+    /// backward input shape they are 13% of the multiply-adds (30% of them read padding).
     /// </summary>
-    public static void Forward(ConvShape s, int nPad, int epilogue,
+    public static void Forward(ConvShape s, int nPad, int epilogue, int padY, int padX,
         ArrayView<float> input, ArrayView<float> packed, ArrayView<float> bias, ArrayView<float> output)
     {
         int lanes = Group.DimX, lane = Group.IdxX;
         int ow = s.OutW, plane = s.OutH * ow, inPlane = s.Height * s.Width, inImage = s.InChannels * inPlane;
         int m = s.Batch * plane, n = s.OutChannels, mTiles = (m + 3) / 4;
+        int taps = s.KernelH * s.KernelW, realH = s.Height - 2 * padY, realW = s.Width - 2 * padX;
         for (int t = Grid.IdxX; t < mTiles; t += Grid.DimX)
         {
             int m0 = 4 * t;
             int i0 = InputCorner(m0, plane, ow, s.Width, inImage), i1 = InputCorner(Math.Min(m0 + 1, m - 1), plane, ow, s.Width, inImage);
             int i2 = InputCorner(Math.Min(m0 + 2, m - 1), plane, ow, s.Width, inImage), i3 = InputCorner(Math.Min(m0 + 3, m - 1), plane, ow, s.Width, inImage);
+            // Rows yFirst..yLast and columns xFirst..xLast hold the 4 pixels (the same for the whole
+            // group, so the tap bounds are too). A tile across two images takes every row, one across
+            // two rows every column.
+            int mLast = Math.Min(m0 + 3, m - 1), bFirst = m0 / plane, bLast = mLast / plane;
+            int r0 = m0 - bFirst * plane, r3 = mLast - bLast * plane;
+            bool oneImage = bFirst == bLast;
+            int yFirst = oneImage ? r0 / ow : 0, yLast = oneImage ? r3 / ow : s.OutH - 1;
+            bool oneRow = oneImage && yFirst == yLast;
+            int xFirst = oneRow ? r0 - yFirst * ow : 0, xLast = oneRow ? r3 - yLast * ow : ow - 1;
+            // Tap (ky, kx) of pixel (y, x) reads real input when padY <= y + ky < padY + realH (and likewise for x).
+            int kyLo = Math.Max(0, padY - yLast), kyHi = Math.Min(s.KernelH - 1, padY + realH - 1 - yFirst);
+            int kxLo = Math.Max(0, padX - xLast), kxHi = Math.Min(s.KernelW - 1, padX + realW - 1 - xFirst);
             for (int n0 = lane; n0 < nPad; n0 += 4 * lanes)
             {
                 float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
                 float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
-                int w = n0;
                 for (int c = 0; c < s.InChannels; c++)
-                    for (int ky = 0; ky < s.KernelH; ky++)
+                    for (int ky = kyLo; ky <= kyHi; ky++)
                     {
                         int inRow = c * inPlane + ky * s.Width;
-                        for (int kx = 0; kx < s.KernelW; kx++, w += nPad)
+                        int w = (c * taps + ky * s.KernelW + kxLo) * nPad + n0;
+                        for (int kx = kxLo; kx <= kxHi; kx++, w += nPad)
                         {
                             int ik = inRow + kx;
                             float a0 = input[i0 + ik], a1 = input[i1 + ik], a2 = input[i2 + ik], a3 = input[i3 + ik];
@@ -495,23 +512,23 @@ public static class Conv2dKernels
                 if (round + Group.IdxX < TileBlocks && o0 + ty < o)
                 {
                     // c{i}{j}: channel o0 + ty + 8i, tap k0 + tx + 8j.
-                    StoreWeightRow(dWeight, o0 + ty, kCount, k0 + tx, c00, c01, c02, c03);
-                    if (o0 + ty + 8 < o) StoreWeightRow(dWeight, o0 + ty + 8, kCount, k0 + tx, c10, c11, c12, c13);
-                    if (o0 + ty + 16 < o) StoreWeightRow(dWeight, o0 + ty + 16, kCount, k0 + tx, c20, c21, c22, c23);
-                    if (o0 + ty + 24 < o) StoreWeightRow(dWeight, o0 + ty + 24, kCount, k0 + tx, c30, c31, c32, c33);
+                    StoreWeightRow(dWeight, o0 + ty, kCount, k0 + tx, 8, c00, c01, c02, c03);
+                    if (o0 + ty + 8 < o) StoreWeightRow(dWeight, o0 + ty + 8, kCount, k0 + tx, 8, c10, c11, c12, c13);
+                    if (o0 + ty + 16 < o) StoreWeightRow(dWeight, o0 + ty + 16, kCount, k0 + tx, 8, c20, c21, c22, c23);
+                    if (o0 + ty + 24 < o) StoreWeightRow(dWeight, o0 + ty + 24, kCount, k0 + tx, 8, c30, c31, c32, c33);
                 }
             }
         }
     }
 
-    /// <summary>dWeight[channel, k + 8j] = v_j for the taps that exist.</summary>
-    private static void StoreWeightRow(ArrayView<float> dWeight, int channel, int kCount, int k, float v0, float v1, float v2, float v3)
+    /// <summary>dWeight[channel, k + step*j] = v_j for the taps that exist.</summary>
+    private static void StoreWeightRow(ArrayView<float> dWeight, int channel, int kCount, int k, int step, float v0, float v1, float v2, float v3)
     {
         int at = channel * kCount;
         if (k < kCount) dWeight[at + k] = v0;
-        if (k + 8 < kCount) dWeight[at + k + 8] = v1;
-        if (k + 16 < kCount) dWeight[at + k + 16] = v2;
-        if (k + 24 < kCount) dWeight[at + k + 24] = v3;
+        if (k + step < kCount) dWeight[at + k + step] = v1;
+        if (k + 2 * step < kCount) dWeight[at + k + 2 * step] = v2;
+        if (k + 3 * step < kCount) dWeight[at + k + 3 * step] = v3;
     }
 
     /// <summary>Offset of input[b, 0, y, x] for flat output pixel index <paramref name="p"/> = b*plane + y*ow + x.</summary>
@@ -602,6 +619,53 @@ public static class Conv2dKernels
         }
     }
 
+    /// <summary>
+    /// The same sums as <see cref="BackwardWeight"/>, for layers with few taps and more output
+    /// channels (conv1: 9 taps, 32 channels), where lanes over taps leave most of a 4 * lanes tap tile
+    /// empty (9 of 32 slots). Here a tile is 4 taps by 4 * lanes output channels; lane l owns channels
+    /// l + lanes*j, and the 4 input values of a step are the same for all lanes of a group.
+    /// <see cref="LaunchPolicy.WeightLanesOverChannels"/> chooses between the two.
+    /// </summary>
+    public static void BackwardWeightByChannel(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight)
+    {
+        int lanes = Group.DimX, lane = Group.IdxX;
+        int oh = s.OutH, ow = s.OutW, plane = oh * ow, inPlane = s.Height * s.Width, inImage = s.InChannels * inPlane;
+        int taps = s.KernelH * s.KernelW, kCount = s.InChannels * taps, o = s.OutChannels;
+        int oTile = 4 * lanes, oTiles = (o + oTile - 1) / oTile, kTiles = (kCount + 3) / 4;
+        for (int t = Grid.IdxX; t < kTiles * oTiles; t += Grid.DimX)
+        {
+            int k0 = (t % kTiles) * 4, o0 = (t / kTiles) * oTile + lane;
+            int a0 = TapOffset(k0, taps, s.KernelW, s.Width, inPlane);
+            int a1 = TapOffset(Math.Min(k0 + 1, kCount - 1), taps, s.KernelW, s.Width, inPlane);
+            int a2 = TapOffset(Math.Min(k0 + 2, kCount - 1), taps, s.KernelW, s.Width, inPlane);
+            int a3 = TapOffset(Math.Min(k0 + 3, kCount - 1), taps, s.KernelW, s.Width, inPlane);
+            int d0 = Math.Min(o0, o - 1) * plane, d1 = Math.Min(o0 + lanes, o - 1) * plane;
+            int d2 = Math.Min(o0 + 2 * lanes, o - 1) * plane, d3 = Math.Min(o0 + 3 * lanes, o - 1) * plane;
+            float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+            float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+            for (int b = 0; b < s.Batch; b++)
+                for (int y = 0; y < oh; y++)
+                {
+                    int inRow = b * inImage + y * s.Width, dRow = (b * o * oh + y) * ow;
+                    for (int x = 0; x < ow; x++)
+                    {
+                        int ix = inRow + x, dx = dRow + x;
+                        float e0 = dOutput[d0 + dx], e1 = dOutput[d1 + dx], e2 = dOutput[d2 + dx], e3 = dOutput[d3 + dx];
+                        float v0 = input[a0 + ix], v1 = input[a1 + ix], v2 = input[a2 + ix], v3 = input[a3 + ix];
+                        c00 += e0 * v0; c01 += e0 * v1; c02 += e0 * v2; c03 += e0 * v3;
+                        c10 += e1 * v0; c11 += e1 * v1; c12 += e1 * v2; c13 += e1 * v3;
+                        c20 += e2 * v0; c21 += e2 * v1; c22 += e2 * v2; c23 += e2 * v3;
+                        c30 += e3 * v0; c31 += e3 * v1; c32 += e3 * v2; c33 += e3 * v3;
+                    }
+                }
+            // c{j}{i}: channel o0 + lanes*j, tap k0 + i.
+            if (o0 < o) StoreWeightRow(dWeight, o0, kCount, k0, 1, c00, c01, c02, c03);
+            if (o0 + lanes < o) StoreWeightRow(dWeight, o0 + lanes, kCount, k0, 1, c10, c11, c12, c13);
+            if (o0 + 2 * lanes < o) StoreWeightRow(dWeight, o0 + 2 * lanes, kCount, k0, 1, c20, c21, c22, c23);
+            if (o0 + 3 * lanes < o) StoreWeightRow(dWeight, o0 + 3 * lanes, kCount, k0, 1, c30, c31, c32, c33);
+        }
+    }
+
     /// <summary>Offset of input[0, c, ky, kx] for tap k = (c*KH + ky)*KW + kx.</summary>
     private static int TapOffset(int k, int taps, int kw, int width, int inPlane)
     {
@@ -646,14 +710,18 @@ public sealed class Conv2d
     private readonly LaunchPolicy policy;
     private bool Packed => policy.Gemm == GemmVariant.CpuPacked;
     private bool Tiled => policy.Gemm == GemmVariant.SharedTiled;
+    private bool Register => policy.Gemm == GemmVariant.Register;
+    // Register only: backward weight with lanes over output channels (see LaunchPolicy.WeightLanesOverChannels); null otherwise.
+    private readonly Action<AcceleratorStream, KernelConfig, ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>? backwardWeightByChannel;
+    private readonly Action<Index1D, int, int, int, int, int, int, ArrayView<float>, ArrayView<float>> pad;
     // SharedTiled kernels (explicitly grouped, barriers inside); null for the other variants.
     private readonly Action<KernelConfig, ConvTaps, int, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>? forwardTiled;
     private readonly Action<KernelConfig, ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>? backwardWeightTiled;
-    private readonly Action<AcceleratorStream, KernelConfig, ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> forward;
+    private readonly Action<AcceleratorStream, KernelConfig, ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> forwardCpu;
+    private readonly Action<AcceleratorStream, KernelConfig, ConvShape, int, int, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> forward;
     private readonly Action<AcceleratorStream, KernelConfig, ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>> backwardWeight;
     private readonly Action<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>> packWeight;
     private readonly Action<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>> backwardBias, packOutputs;
-    private readonly Action<Index1D, int, int, int, int, int, int, ArrayView<float>, ArrayView<float>> pad;
     private readonly Action<AcceleratorStream, KernelConfig, ConvShape, int, int, ArrayView<float>, ArrayView<float>> packPixels;
     private readonly ScratchBuffer packed, padded, panels, dPanels;
 
@@ -661,25 +729,29 @@ public sealed class Conv2d
     {
         this.accelerator = accelerator;
         this.policy = policy;
-        forward = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(
-            Packed ? Conv2dKernels.ForwardCpu : Conv2dKernels.Forward);
+        forwardCpu = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.ForwardCpu);
+        forward = accelerator.LoadKernel<ConvShape, int, int, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.Forward);
         packPixels = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>>(Conv2dKernels.PackPixels);
         backwardWeight = accelerator.LoadKernel<ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(
             Packed ? Conv2dKernels.BackwardWeightCpu : Conv2dKernels.BackwardWeight);
         packWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>>(
             Packed ? Conv2dKernels.PackWeightQuads : Conv2dKernels.PackWeight);
         packOutputs = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(Conv2dKernels.PackOutputs);
-        pad = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, int, int, int, int, ArrayView<float>, ArrayView<float>>(Conv2dKernels.Pad);
         backwardBias = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardBias);
+        if (Register)
+        {
+            backwardWeightByChannel = accelerator.LoadKernel<ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardWeightByChannel);
+        }
+        pad = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, int, int, int, int, ArrayView<float>, ArrayView<float>>(Conv2dKernels.Pad);
         if (Tiled)
         {
             forwardTiled = accelerator.LoadStreamKernel<ConvTaps, int, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.ForwardTiled);
             backwardWeightTiled = accelerator.LoadStreamKernel<ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardWeightTiled);
         }
         packed = new ScratchBuffer(accelerator);
-        padded = new ScratchBuffer(accelerator);
         panels = new ScratchBuffer(accelerator);
         dPanels = new ScratchBuffer(accelerator);
+        padded = new ScratchBuffer(accelerator);
     }
 
     /// <summary>output = conv(input, weight) + bias.</summary>
@@ -719,7 +791,7 @@ public sealed class Conv2d
         {
             var a = panels.Get(pixelTiles * 4 * Conv2dKernels.PadTo4(kCount));
             packPixels(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles), s, padY, padX, input, a);
-            forward(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles * (nPad / 4)), s, nPad, epilogue, a, w, bias, output);
+            forwardCpu(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles * (nPad / 4)), s, nPad, epilogue, a, w, bias, output);
             return;
         }
         if (padY != 0 || padX != 0)
@@ -730,7 +802,7 @@ public sealed class Conv2d
             int tp = policy.Threads(s.InputSize);
             pad(tp, tp, s.Batch * s.InChannels, s.Height - 2 * padY, s.Width - 2 * padX, padY, padX, source, input);
         }
-        forward(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles), s, nPad, epilogue, input, w, bias, output);
+        forward(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles), s, nPad, epilogue, padY, padX, input, w, bias, output);
     }
 
     public void BackwardInput(ConvShape s, ArrayView<float> dOutput, ArrayView<float> weight, ArrayView<float> dInput)
@@ -760,6 +832,12 @@ public sealed class Conv2d
             packOutputs(td, td, s, dOutput, d);
             long quads = (long)Conv2dKernels.PadTo4(kCount) / 4 * (Conv2dKernels.PadTo4(s.OutChannels) / 4);
             backwardWeight(accelerator.DefaultStream, policy.RegisterGroups(quads), s, d, a, dWeight);
+            return;
+        }
+        if (policy.WeightLanesOverChannels(kCount, s.OutChannels))
+        {
+            long channelTiles = (kCount + 3) / 4 * ((s.OutChannels + 4L * policy.Lanes - 1) / (4L * policy.Lanes));
+            backwardWeightByChannel!(accelerator.DefaultStream, policy.RegisterGroups(channelTiles), s, dOutput, input, dWeight);
             return;
         }
         long tiles = Tiles(kCount, s.OutChannels);

@@ -117,6 +117,19 @@ public sealed class LaunchPolicy
     /// <summary>Launch shape of a register-blocked kernel over <paramref name="tiles"/> tiles: one group per tile up to <see cref="MaxGroups"/>.</summary>
     public KernelConfig RegisterGroups(long tiles) => new((int)Math.Clamp(tiles, 1, MaxGroups), Lanes);
 
+    /// <summary>
+    /// Whether the register variant's backward weight pass puts lanes on output channels instead of
+    /// taps: when that computes fewer padded tile slots (4 * lanes on one side, 4 on the other).
+    /// conv1 (9 taps, 32 channels, 8 lanes): 12 x 32 slots instead of 32 x 32.
+    /// </summary>
+    public bool WeightLanesOverChannels(long taps, long channels)
+    {
+        long wide = 4L * Lanes;
+        long overTaps = (taps + wide - 1) / wide * wide * ((channels + 3) / 4 * 4);
+        long overChannels = (taps + 3) / 4 * 4 * ((channels + wide - 1) / wide * wide);
+        return overChannels < overTaps;
+    }
+
     /// <summary>Launch shape of a shared-tiled kernel over <paramref name="tiles"/> output tiles: one group per tile up to <see cref="MaxGroups"/>.</summary>
     public KernelConfig TiledGroups(long tiles) => new((int)Math.Clamp(tiles, 1, MaxGroups), TiledGroupSize);
 }

@@ -31,6 +31,7 @@ public static class KernelChecks
         Conv(new ConvShape(3, 3, 5, 5, 7, 3, 3)),
         Conv(new ConvShape(1, 2, 7, 6, 5, 2, 3)),
         Conv(new ConvShape(3, 7, 37, 9, 8, 3, 2)), // more channels than one 4 x 8-lane tile, remainders everywhere
+        Conv(new ConvShape(2, 1, 45, 7, 6, 2, 2)), // few taps, many channels (lanes over channels in backward weight), 45 = 32 + 13
         Conv(new ConvShape(4, 1, 32, 28, 28, 3, 3)),
         Conv(new ConvShape(4, 32, 64, 13, 13, 3, 3)),
         Pool(new PoolShape(3, 5, 5, 7), ties: false),

@@ -28,4 +28,14 @@ public sealed class LaunchPolicyTests
         Assert.That(size & (size - 1), Is.Zero, $"{size} is a power of two, so the rounds of blocks divide the tile evenly");
         Assert.That(size, Is.InRange(1, Math.Min(Conv2dKernels.TileBlocks, k.Accelerator.MaxNumThreadsPerGroup)));
     }
+
+    [Test]
+    public void PoclPutsBackwardWeightLanesOnChannelsOnlyWhereTapsAreFew()
+    {
+        var policy = Backends.Get("opencl", GemmVariant.Register).Policy;
+        Assert.That(policy.Lanes, Is.EqualTo(8));
+        Assert.That(policy.WeightLanesOverChannels(taps: 9, channels: 32), Is.True, "conv1: 12 x 32 slots instead of 32 x 32");
+        Assert.That(policy.WeightLanesOverChannels(taps: 288, channels: 64), Is.False, "conv2: no slot wasted either way");
+        Assert.That(policy.WeightLanesOverChannels(taps: 128, channels: 10), Is.False, "fc2: 10 channels would fill a third of 32 lanes' slots");
+    }
 }
