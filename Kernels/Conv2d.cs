@@ -579,9 +579,12 @@ public static class Conv2dKernels
     /// <summary>
     /// dWeight[o,k] = sum over b, y, x of dOutput[b,o,y,x] * input[b, c, y+ky, x+kx] where tap
     /// k = (c, ky, kx). A tile is 4 output channels by 4 * lanes taps; lane l owns taps l + lanes*j.
-    /// The 4 dOutput values of a step are the same for all lanes of a group.
+    /// The 4 dOutput values of a step are the same for all lanes of a group. With
+    /// <paramref name="withBias"/>, the first tap tile of each channel quad also sums dOutput into
+    /// dBias[o] (pixels in the same order as <see cref="BackwardBias"/>, so the same sums), which
+    /// saves a pass over dOutput by a handful of threads.
     /// </summary>
-    public static void BackwardWeight(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight)
+    public static void BackwardWeight(ConvShape s, int withBias, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight, ArrayView<float> dBias)
     {
         int lanes = Group.DimX, lane = Group.IdxX;
         int oh = s.OutH, ow = s.OutW, plane = oh * ow, inPlane = s.Height * s.Width, inImage = s.InChannels * inPlane;
@@ -590,6 +593,8 @@ public static class Conv2dKernels
         for (int t = Grid.IdxX; t < kTiles * oTiles; t += Grid.DimX)
         {
             int o0 = (t % oTiles) * 4, k0 = (t / oTiles) * kTile + lane;
+            bool bias = withBias != 0 && t < oTiles; // the first tap tile (the same for the whole group)
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
             int a0 = TapOffset(Math.Min(k0, kCount - 1), taps, s.KernelW, s.Width, inPlane);
             int a1 = TapOffset(Math.Min(k0 + lanes, kCount - 1), taps, s.KernelW, s.Width, inPlane);
             int a2 = TapOffset(Math.Min(k0 + 2 * lanes, kCount - 1), taps, s.KernelW, s.Width, inPlane);
@@ -610,8 +615,17 @@ public static class Conv2dKernels
                         c10 += e1 * v0; c11 += e1 * v1; c12 += e1 * v2; c13 += e1 * v3;
                         c20 += e2 * v0; c21 += e2 * v1; c22 += e2 * v2; c23 += e2 * v3;
                         c30 += e3 * v0; c31 += e3 * v1; c32 += e3 * v2; c33 += e3 * v3;
+                        if (bias) { s0 += e0; s1 += e1; s2 += e2; s3 += e3; }
                     }
                 }
+            // Every lane has the same bias sums; lane 0 stores them.
+            if (bias && lane == 0)
+            {
+                dBias[o0] = s0;
+                if (o0 + 1 < o) dBias[o0 + 1] = s1;
+                if (o0 + 2 < o) dBias[o0 + 2] = s2;
+                if (o0 + 3 < o) dBias[o0 + 3] = s3;
+            }
             StoreWeightColumn(dWeight, o0, o, k0, kCount, c00, c10, c20, c30);
             StoreWeightColumn(dWeight, o0, o, k0 + lanes, kCount, c01, c11, c21, c31);
             StoreWeightColumn(dWeight, o0, o, k0 + 2 * lanes, kCount, c02, c12, c22, c32);
@@ -624,9 +638,10 @@ public static class Conv2dKernels
     /// channels (conv1: 9 taps, 32 channels), where lanes over taps leave most of a 4 * lanes tap tile
     /// empty (9 of 32 slots). Here a tile is 4 taps by 4 * lanes output channels; lane l owns channels
     /// l + lanes*j, and the 4 input values of a step are the same for all lanes of a group.
-    /// <see cref="LaunchPolicy.WeightLanesOverChannels"/> chooses between the two.
+    /// <see cref="LaunchPolicy.WeightLanesOverChannels"/> chooses between the two. With
+    /// <paramref name="withBias"/>, the first tap tile also sums dBias, as there.
     /// </summary>
-    public static void BackwardWeightByChannel(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight)
+    public static void BackwardWeightByChannel(ConvShape s, int withBias, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight, ArrayView<float> dBias)
     {
         int lanes = Group.DimX, lane = Group.IdxX;
         int oh = s.OutH, ow = s.OutW, plane = oh * ow, inPlane = s.Height * s.Width, inImage = s.InChannels * inPlane;
@@ -635,6 +650,8 @@ public static class Conv2dKernels
         for (int t = Grid.IdxX; t < kTiles * oTiles; t += Grid.DimX)
         {
             int k0 = (t % kTiles) * 4, o0 = (t / kTiles) * oTile + lane;
+            bool bias = withBias != 0 && k0 == 0; // the first tap tile (the same for the whole group)
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
             int a0 = TapOffset(k0, taps, s.KernelW, s.Width, inPlane);
             int a1 = TapOffset(Math.Min(k0 + 1, kCount - 1), taps, s.KernelW, s.Width, inPlane);
             int a2 = TapOffset(Math.Min(k0 + 2, kCount - 1), taps, s.KernelW, s.Width, inPlane);
@@ -656,8 +673,16 @@ public static class Conv2dKernels
                         c10 += e1 * v0; c11 += e1 * v1; c12 += e1 * v2; c13 += e1 * v3;
                         c20 += e2 * v0; c21 += e2 * v1; c22 += e2 * v2; c23 += e2 * v3;
                         c30 += e3 * v0; c31 += e3 * v1; c32 += e3 * v2; c33 += e3 * v3;
+                        if (bias) { s0 += e0; s1 += e1; s2 += e2; s3 += e3; }
                     }
                 }
+            if (bias)
+            {
+                if (o0 < o) dBias[o0] = s0;
+                if (o0 + lanes < o) dBias[o0 + lanes] = s1;
+                if (o0 + 2 * lanes < o) dBias[o0 + 2 * lanes] = s2;
+                if (o0 + 3 * lanes < o) dBias[o0 + 3 * lanes] = s3;
+            }
             // c{j}{i}: channel o0 + lanes*j, tap k0 + i.
             if (o0 < o) StoreWeightRow(dWeight, o0, kCount, k0, 1, c00, c01, c02, c03);
             if (o0 + lanes < o) StoreWeightRow(dWeight, o0 + lanes, kCount, k0, 1, c10, c11, c12, c13);
@@ -712,7 +737,7 @@ public sealed class Conv2d
     private bool Tiled => policy.Gemm == GemmVariant.SharedTiled;
     private bool Register => policy.Gemm == GemmVariant.Register;
     // Register only: backward weight with lanes over output channels (see LaunchPolicy.WeightLanesOverChannels); null otherwise.
-    private readonly Action<AcceleratorStream, KernelConfig, ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>? backwardWeightByChannel;
+    private readonly Action<AcceleratorStream, KernelConfig, ConvShape, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>? backwardWeightByChannel, backwardWeightRegister;
     private readonly Action<Index1D, int, int, int, int, int, int, ArrayView<float>, ArrayView<float>> pad;
     // SharedTiled kernels (explicitly grouped, barriers inside); null for the other variants.
     private readonly Action<KernelConfig, ConvTaps, int, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>? forwardTiled;
@@ -732,15 +757,15 @@ public sealed class Conv2d
         forwardCpu = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.ForwardCpu);
         forward = accelerator.LoadKernel<ConvShape, int, int, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.Forward);
         packPixels = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>>(Conv2dKernels.PackPixels);
-        backwardWeight = accelerator.LoadKernel<ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(
-            Packed ? Conv2dKernels.BackwardWeightCpu : Conv2dKernels.BackwardWeight);
+        backwardWeight = accelerator.LoadKernel<ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardWeightCpu);
         packWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>>(
             Packed ? Conv2dKernels.PackWeightQuads : Conv2dKernels.PackWeight);
         packOutputs = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(Conv2dKernels.PackOutputs);
         backwardBias = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardBias);
         if (Register)
         {
-            backwardWeightByChannel = accelerator.LoadKernel<ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardWeightByChannel);
+            backwardWeightByChannel = accelerator.LoadKernel<ConvShape, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardWeightByChannel);
+            backwardWeightRegister = accelerator.LoadKernel<ConvShape, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardWeight);
         }
         pad = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, int, int, int, int, ArrayView<float>, ArrayView<float>>(Conv2dKernels.Pad);
         if (Tiled)
@@ -811,7 +836,20 @@ public sealed class Conv2d
         RunTaps(ConvTaps.BackwardInput(s), Epilogue.None, dOutput, weight, weight, dInput, s.KernelH - 1, s.KernelW - 1);
     }
 
-    public void BackwardWeight(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight)
+    public void BackwardWeight(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight) =>
+        BackwardWeight(s, dOutput, input, dWeight, null);
+
+    /// <summary>
+    /// <see cref="BackwardWeight"/> and <see cref="BackwardBias"/> together: the register variant sums
+    /// the bias inside the weight pass (same sums); the others run the two passes.
+    /// </summary>
+    public void BackwardWeightAndBias(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight, ArrayView<float> dBias)
+    {
+        BackwardWeight(s, dOutput, input, dWeight, dBias);
+        if (!Register) BackwardBias(s, dOutput, dBias);
+    }
+
+    private void BackwardWeight(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight, ArrayView<float>? dBias)
     {
         int kCount = s.InChannels * s.KernelH * s.KernelW;
         if (backwardWeightTiled is not null)
@@ -834,14 +872,17 @@ public sealed class Conv2d
             backwardWeight(accelerator.DefaultStream, policy.RegisterGroups(quads), s, d, a, dWeight);
             return;
         }
+        // Without a bias to sum, the kernel gets dWeight in its place and never writes it.
+        int withBias = dBias is null ? 0 : 1;
+        var biasView = dBias ?? dWeight;
         if (policy.WeightLanesOverChannels(kCount, s.OutChannels))
         {
             long channelTiles = (kCount + 3) / 4 * ((s.OutChannels + 4L * policy.Lanes - 1) / (4L * policy.Lanes));
-            backwardWeightByChannel!(accelerator.DefaultStream, policy.RegisterGroups(channelTiles), s, dOutput, input, dWeight);
+            backwardWeightByChannel!(accelerator.DefaultStream, policy.RegisterGroups(channelTiles), s, withBias, dOutput, input, dWeight, biasView);
             return;
         }
         long tiles = Tiles(kCount, s.OutChannels);
-        backwardWeight(accelerator.DefaultStream, policy.RegisterGroups(tiles), s, dOutput, input, dWeight);
+        backwardWeightRegister!(accelerator.DefaultStream, policy.RegisterGroups(tiles), s, withBias, dOutput, input, dWeight, biasView);
     }
 
     public void BackwardBias(ConvShape s, ArrayView<float> dOutput, ArrayView<float> dBias)

@@ -67,11 +67,13 @@ public static class KernelChecks
         var vOut = dev.Allocate(s.OutputSize); var vDIn = dev.Allocate(s.InputSize);
         var vDW = dev.Allocate(s.WeightSize); var vDB = dev.Allocate(s.OutChannels);
         var vOutRelu = dev.Allocate(s.OutputSize);
+        var vDW2 = dev.Allocate(s.WeightSize); var vDB2 = dev.Allocate(s.OutChannels);
         k.Conv.Forward(s, vIn, vW, vB, vOut);
         k.Conv.ForwardRelu(s, vIn, vW, vB, vOutRelu);
         k.Conv.BackwardInput(s, vDOut, vW, vDIn);
         k.Conv.BackwardWeight(s, vDOut, vIn, vDW);
         k.Conv.BackwardBias(s, vDOut, vDB);
+        k.Conv.BackwardWeightAndBias(s, vDOut, vIn, vDW2, vDB2);
         var expected = ReferenceOps.ConvForward(s, input, weight, bias);
         var (dIn, dW, dB) = ReferenceOps.ConvBackward(s, input, weight, dOut);
         string shape = s.ToString();
@@ -82,6 +84,8 @@ public static class KernelChecks
             Compare("conv2d d/input", shape, dev.Download(vDIn), dIn),
             Compare("conv2d d/weight", shape, dev.Download(vDW), dW),
             Compare("conv2d d/bias", shape, dev.Download(vDB), dB),
+            Compare("conv2d d/weight (with bias)", shape, dev.Download(vDW2), dW),
+            Compare("conv2d d/bias (with weight)", shape, dev.Download(vDB2), dB),
         ];
     });
 
@@ -159,11 +163,13 @@ public static class KernelChecks
         var vX = dev.Upload(x); var vW = dev.Upload(weight); var vB = dev.Upload(bias); var vDy = dev.Upload(dy);
         var vY = dev.Allocate(s.OutputSize); var vDx = dev.Allocate(s.InputSize);
         var vDW = dev.Allocate(s.WeightSize); var vDB = dev.Allocate(s.Outputs); var vYRelu = dev.Allocate(s.OutputSize);
+        var vDW2 = dev.Allocate(s.WeightSize); var vDB2 = dev.Allocate(s.Outputs);
         k.Dense.Forward(s, vX, vW, vB, vY);
         k.Dense.ForwardRelu(s, vX, vW, vB, vYRelu);
         k.Dense.BackwardInput(s, vDy, vW, vDx);
         k.Dense.BackwardWeight(s, vDy, vX, vDW);
         k.Dense.BackwardBias(s, vDy, vDB);
+        k.Dense.BackwardWeightAndBias(s, vDy, vX, vDW2, vDB2);
         var (dx, dW, db) = ReferenceOps.DenseBackward(s, x, weight, dy);
         string shape = s.ToString();
         return
@@ -173,6 +179,8 @@ public static class KernelChecks
             Compare("dense d/input", shape, dev.Download(vDx), dx),
             Compare("dense d/weight", shape, dev.Download(vDW), dW),
             Compare("dense d/bias", shape, dev.Download(vDB), db),
+            Compare("dense d/weight (with bias)", shape, dev.Download(vDW2), dW),
+            Compare("dense d/bias (with weight)", shape, dev.Download(vDB2), db),
         ];
     });
 

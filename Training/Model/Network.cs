@@ -135,27 +135,23 @@ public sealed class Network : IDisposable
     public void Backward(int batch, DropoutMask? dropout1, DropoutMask? dropout2)
     {
         var d2 = Fc2Shape(batch);
-        k.Dense.BackwardWeight(d2, dLogits, fc1, Gradient("fc2.weight"));
-        k.Dense.BackwardBias(d2, dLogits, Gradient("fc2.bias"));
+        k.Dense.BackwardWeightAndBias(d2, dLogits, fc1, Gradient("fc2.weight"), Gradient("fc2.bias"));
         k.Dense.BackwardInput(d2, dLogits, Parameter("fc2.weight"), dFc1);
         var d1 = Fc1Shape(batch);
         if (dropout2 is { } m2) k.Dropout.Backward(d1.OutputSize, m2, dFc1, dFc1);
         // fc1 holds ReLU's output after dropout: positive exactly where ReLU passed a kept value.
         k.Relu.Backward(d1.OutputSize, fc1, dFc1, dFc1);
-        k.Dense.BackwardWeight(d1, dFc1, pool2, Gradient("fc1.weight"));
-        k.Dense.BackwardBias(d1, dFc1, Gradient("fc1.bias"));
+        k.Dense.BackwardWeightAndBias(d1, dFc1, pool2, Gradient("fc1.weight"), Gradient("fc1.bias"));
         k.Dense.BackwardInput(d1, dFc1, Parameter("fc1.weight"), dPool2);
         if (dropout1 is { } m1) k.Dropout.Backward(d1.InputSize, m1, dPool2, dPool2);
         // Pooling and ReLU backward fused: a window's gradient reaches its winner only if it was > 0.
         k.Pool.BackwardRelu(Pool2Shape(batch), conv2, dPool2, dConv2);
         var c2 = Conv2Shape(batch);
-        k.Conv.BackwardWeight(c2, dConv2, pool1, Gradient("conv2.weight"));
-        k.Conv.BackwardBias(c2, dConv2, Gradient("conv2.bias"));
+        k.Conv.BackwardWeightAndBias(c2, dConv2, pool1, Gradient("conv2.weight"), Gradient("conv2.bias"));
         k.Conv.BackwardInput(c2, dConv2, Parameter("conv2.weight"), dPool1);
         k.Pool.BackwardRelu(Pool1Shape(batch), conv1, dPool1, dConv1);
         var c1 = Conv1Shape(batch);
-        k.Conv.BackwardWeight(c1, dConv1, images, Gradient("conv1.weight"));
-        k.Conv.BackwardBias(c1, dConv1, Gradient("conv1.bias"));
+        k.Conv.BackwardWeightAndBias(c1, dConv1, images, Gradient("conv1.weight"), Gradient("conv1.bias"));
     }
 
     public void AdamUpdate(AdamStep step) => k.Adam.Update(Layout.Count, step, Parameters, Gradients, AdamM, AdamV);
