@@ -109,18 +109,22 @@ public static class Conv2dKernels
             int m0 = 4 * t;
             int i0 = InputCorner(m0, plane, ow, s.Width, inImage), i1 = InputCorner(Math.Min(m0 + 1, m - 1), plane, ow, s.Width, inImage);
             int i2 = InputCorner(Math.Min(m0 + 2, m - 1), plane, ow, s.Width, inImage), i3 = InputCorner(Math.Min(m0 + 3, m - 1), plane, ow, s.Width, inImage);
-            // Rows yFirst..yLast and columns xFirst..xLast hold the 4 pixels (the same for the whole
-            // group, so the tap bounds are too). A tile across two images takes every row, one across
-            // two rows every column.
-            int mLast = Math.Min(m0 + 3, m - 1), bFirst = m0 / plane, bLast = mLast / plane;
-            int r0 = m0 - bFirst * plane, r3 = mLast - bLast * plane;
-            bool oneImage = bFirst == bLast;
-            int yFirst = oneImage ? r0 / ow : 0, yLast = oneImage ? r3 / ow : s.OutH - 1;
-            bool oneRow = oneImage && yFirst == yLast;
-            int xFirst = oneRow ? r0 - yFirst * ow : 0, xLast = oneRow ? r3 - yLast * ow : ow - 1;
-            // Tap (ky, kx) of pixel (y, x) reads real input when padY <= y + ky < padY + realH (and likewise for x).
-            int kyLo = Math.Max(0, padY - yLast), kyHi = Math.Min(s.KernelH - 1, padY + realH - 1 - yFirst);
-            int kxLo = Math.Max(0, padX - xLast), kxHi = Math.Min(s.KernelW - 1, padX + realW - 1 - xFirst);
+            int kyLo = 0, kyHi = s.KernelH - 1, kxLo = 0, kxHi = s.KernelW - 1;
+            if (padY != 0 || padX != 0)
+            {
+                // Rows yFirst..yLast and columns xFirst..xLast hold the 4 pixels (the same for the whole
+                // group, so the tap bounds are too). A tile across two images takes every row, one
+                // across two rows every column. (Unpadded, every tap is real: no divisions spent.)
+                int mLast = Math.Min(m0 + 3, m - 1), bFirst = m0 / plane, bLast = mLast / plane;
+                int r0 = m0 - bFirst * plane, r3 = mLast - bLast * plane;
+                bool oneImage = bFirst == bLast;
+                int yFirst = oneImage ? r0 / ow : 0, yLast = oneImage ? r3 / ow : s.OutH - 1;
+                bool oneRow = oneImage && yFirst == yLast;
+                int xFirst = oneRow ? r0 - yFirst * ow : 0, xLast = oneRow ? r3 - yLast * ow : ow - 1;
+                // Tap (ky, kx) of pixel (y, x) reads real input when padY <= y + ky < padY + realH (and likewise for x).
+                kyLo = Math.Max(0, padY - yLast); kyHi = Math.Min(s.KernelH - 1, padY + realH - 1 - yFirst);
+                kxLo = Math.Max(0, padX - xLast); kxHi = Math.Min(s.KernelW - 1, padX + realW - 1 - xFirst);
+            }
             for (int n0 = lane; n0 < nPad; n0 += 4 * lanes)
             {
                 float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
@@ -563,16 +567,22 @@ public static class Conv2dKernels
     /// </summary>
     public static void Pad(Index1D thread, int threads, int planes, int h, int w, int padY, int padX, ArrayView<float> source, ArrayView<float> padded)
     {
-        int ph = h + 2 * padY, pw = w + 2 * padX, total = planes * ph * pw;
-        for (int i = thread; i < total; i += threads)
+        // One thread per padded row: one division per row instead of two per element (the divisor
+        // is not a constant, so each is a real division; per element they were most of the pass).
+        int ph = h + 2 * padY, pw = w + 2 * padX, rows = planes * ph;
+        for (int row = thread; row < rows; row += threads)
         {
-            int px = i % pw, r = i / pw;
-            int py = r % ph, q = r / ph;
-            int y = py - padY, x = px - padX;
-            // Load from a clamped position, then select: a load under the condition is a branch
-            // PoCL cannot vectorise across work-items (elementwise kernels ran 4-10x slower so).
-            float v = source[(q * h + Math.Min(Math.Max(y, 0), h - 1)) * w + Math.Min(Math.Max(x, 0), w - 1)];
-            padded[i] = y >= 0 && y < h && x >= 0 && x < w ? v : 0f;
+            int q = row / ph, y = row - q * ph - padY;
+            bool inside = y >= 0 && y < h;
+            int from = (q * h + Math.Min(Math.Max(y, 0), h - 1)) * w, to = row * pw;
+            for (int px = 0; px < pw; px++)
+            {
+                int x = px - padX;
+                // Load from a clamped position, then select: a load under the condition is a branch
+                // PoCL cannot vectorise across work-items (elementwise kernels ran 4-10x slower so).
+                float v = source[from + Math.Min(Math.Max(x, 0), w - 1)];
+                padded[to + px] = inside && x >= 0 && x < w ? v : 0f;
+            }
         }
     }
 
@@ -824,7 +834,7 @@ public sealed class Conv2d
             // The register variant reads the input directly, so it needs the padded copy.
             var source = input;
             input = padded.Get(s.InputSize);
-            int tp = policy.Threads(s.InputSize);
+            int tp = policy.Threads((long)s.Batch * s.InChannels * s.Height);
             pad(tp, tp, s.Batch * s.InChannels, s.Height - 2 * padY, s.Width - 2 * padX, padY, padX, source, input);
         }
         forward(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles), s, nPad, epilogue, padY, padX, input, w, bias, output);
