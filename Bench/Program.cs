@@ -78,6 +78,7 @@ static void TimeKernels(string name, Accelerator acc, KernelLibrary k)
         if (s.InChannels > 1) Time($"{tag} backward input", s.MultiplyAdds, () => k.Conv.BackwardInput(s, dOut, weight, dIn));
         Time($"{tag} backward weight", s.MultiplyAdds, () => k.Conv.BackwardWeight(s, dOut, input, dW));
         Time($"{tag} backward bias", 0, () => k.Conv.BackwardBias(s, dOut, dB));
+        Time($"{tag} backward weight+bias", s.MultiplyAdds, () => k.Conv.BackwardWeightAndBias(s, dOut, input, dW, dB));
     }
     foreach (var s in new[] { Network.Fc1Shape(B), Network.Fc2Shape(B) })
     {

@@ -79,7 +79,7 @@ public static class Conv2dKernels
         {
             int k = i / nPad, n = i - k * nPad;
             int c = k / taps, r = k - c * taps, ky = r / s.KernelW, kx = r - ky * s.KernelW;
-            // Clamped load, then select (see Pad).
+            // Clamped load, then select (a load under the condition is a branch PoCL cannot vectorise across work-items).
             float v = weight[g.WeightBase + Math.Min(n, s.OutChannels - 1) * g.StrideN + c * g.StrideC + ky * g.StrideY + kx * g.StrideX];
             packed[i] = n < s.OutChannels ? v : 0f;
         }
@@ -92,28 +92,49 @@ public static class Conv2dKernels
     /// 4 * lanes at a time; lane l owns channels l + lanes*j (j &lt; 4), so neighbouring lanes read
     /// neighbouring packed weights. Pixels past the end are clamped to the last one for loads
     /// and skipped for stores, so the inner loop has no branches for any shape.
+    /// When <paramref name="input"/> is zero-padded by <paramref name="padY"/> rows and <paramref name="padX"/>
+    /// columns (the backward input pass), taps outside the bounding box of the taps that reach real
+    /// input for one of the tile's 4 pixels are skipped: they would add exact zeros, and at conv2's
+    /// backward input shape they are 13% of the multiply-adds (30% of them read padding).
     /// </summary>
-    public static void Forward(ConvShape s, int nPad, int epilogue,
+    public static void Forward(ConvShape s, int nPad, int epilogue, int padY, int padX,
         ArrayView<float> input, ArrayView<float> packed, ArrayView<float> bias, ArrayView<float> output)
     {
         int lanes = Group.DimX, lane = Group.IdxX;
         int ow = s.OutW, plane = s.OutH * ow, inPlane = s.Height * s.Width, inImage = s.InChannels * inPlane;
         int m = s.Batch * plane, n = s.OutChannels, mTiles = (m + 3) / 4;
+        int taps = s.KernelH * s.KernelW, realH = s.Height - 2 * padY, realW = s.Width - 2 * padX;
         for (int t = Grid.IdxX; t < mTiles; t += Grid.DimX)
         {
             int m0 = 4 * t;
             int i0 = InputCorner(m0, plane, ow, s.Width, inImage), i1 = InputCorner(Math.Min(m0 + 1, m - 1), plane, ow, s.Width, inImage);
             int i2 = InputCorner(Math.Min(m0 + 2, m - 1), plane, ow, s.Width, inImage), i3 = InputCorner(Math.Min(m0 + 3, m - 1), plane, ow, s.Width, inImage);
+            int kyLo = 0, kyHi = s.KernelH - 1, kxLo = 0, kxHi = s.KernelW - 1;
+            if (padY != 0 || padX != 0)
+            {
+                // Rows yFirst..yLast and columns xFirst..xLast hold the 4 pixels (the same for the whole
+                // group, so the tap bounds are too). A tile across two images takes every row, one
+                // across two rows every column. (Unpadded, every tap is real: no divisions spent.)
+                int mLast = Math.Min(m0 + 3, m - 1), bFirst = m0 / plane, bLast = mLast / plane;
+                int r0 = m0 - bFirst * plane, r3 = mLast - bLast * plane;
+                bool oneImage = bFirst == bLast;
+                int yFirst = oneImage ? r0 / ow : 0, yLast = oneImage ? r3 / ow : s.OutH - 1;
+                bool oneRow = oneImage && yFirst == yLast;
+                int xFirst = oneRow ? r0 - yFirst * ow : 0, xLast = oneRow ? r3 - yLast * ow : ow - 1;
+                // Tap (ky, kx) of pixel (y, x) reads real input when padY <= y + ky < padY + realH (and likewise for x).
+                kyLo = Math.Max(0, padY - yLast); kyHi = Math.Min(s.KernelH - 1, padY + realH - 1 - yFirst);
+                kxLo = Math.Max(0, padX - xLast); kxHi = Math.Min(s.KernelW - 1, padX + realW - 1 - xFirst);
+            }
             for (int n0 = lane; n0 < nPad; n0 += 4 * lanes)
             {
                 float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
                 float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
-                int w = n0;
                 for (int c = 0; c < s.InChannels; c++)
-                    for (int ky = 0; ky < s.KernelH; ky++)
+                    for (int ky = kyLo; ky <= kyHi; ky++)
                     {
                         int inRow = c * inPlane + ky * s.Width;
-                        for (int kx = 0; kx < s.KernelW; kx++, w += nPad)
+                        int w = (c * taps + ky * s.KernelW + kxLo) * nPad + n0;
+                        for (int kx = kxLo; kx <= kxHi; kx++, w += nPad)
                         {
                             int ik = inRow + kx;
                             float a0 = input[i0 + ik], a1 = input[i1 + ik], a2 = input[i2 + ik], a3 = input[i3 + ik];
@@ -333,6 +354,187 @@ public static class Conv2dKernels
         }
     }
 
+    // ---- SharedTiled variant: classic shared-memory tiling for real GPUs ----
+
+    /// <summary>
+    /// SharedTiled: a group computes a TileM x TileN tile of outputs and walks the sum in steps of
+    /// TileK, staging one TileK x TileM and one TileK x TileN operand tile in shared memory per step.
+    /// </summary>
+    public const int TileM = 32, TileN = 32, TileK = 16;
+
+    /// <summary>
+    /// 4 x 4 register blocks per tile. Block (ty, tx) owns rows ty + 8i and columns tx + 8j
+    /// (i, j &lt; 4): threads of a warp with neighbouring tx read neighbouring shared words, and
+    /// those with the same ty read the same word (a broadcast).
+    /// </summary>
+    public const int TileBlocks = TileM / 4 * (TileN / 4);
+
+    /// <summary>
+    /// SharedTiled forward (and backward input): output[b,n,y,x] = epilogue(sum over taps k of
+    /// A[m,k] * B[k,n]), A the implicit im2col matrix of <paramref name="input"/> (read with the
+    /// padding of <paramref name="padY"/>, <paramref name="padX"/> as zeros, so the backward input
+    /// pass needs no padded copy), B the weight read through the strides of <paramref name="g"/>.
+    /// Taps past K, pixels past M and channels past N load as zeros; stores skip them. Each output
+    /// is summed by one thread over k = 0, 1, ... in order, as in the other variants.
+    /// </summary>
+    public static void ForwardTiled(ConvTaps g, int padY, int padX, int epilogue,
+        ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output)
+    {
+        var aTile = SharedMemory.Allocate<float>(TileK * TileM); // aTile[kk*TileM + mm] = A[m0+mm, k0+kk]
+        var bTile = SharedMemory.Allocate<float>(TileK * TileN); // bTile[kk*TileN + nn] = B[k0+kk, n0+nn]
+        var s = g.Shape;
+        int ow = s.OutW, plane = s.OutH * ow, h = s.Height - 2 * padY, w = s.Width - 2 * padX;
+        int taps = s.KernelH * s.KernelW, kCount = s.InChannels * taps, m = s.Batch * plane, n = s.OutChannels;
+        int nTiles = (n + TileN - 1) / TileN, tiles = (m + TileM - 1) / TileM * nTiles;
+        // Every loop bound below is the same for the whole group, so every thread reaches every barrier.
+        for (int tile = Grid.IdxX; tile < tiles; tile += Grid.DimX)
+        {
+            int m0 = tile / nTiles * TileM, n0 = tile % nTiles * TileN;
+            // A group smaller than TileBlocks takes the blocks in rounds (see LaunchPolicy.TiledGroupSize).
+            for (int round = 0; round < TileBlocks; round += Group.DimX)
+            {
+                int block = Math.Min(round + Group.IdxX, TileBlocks - 1), ty = block / (TileN / 4), tx = block % (TileN / 4);
+                float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+                float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+                for (int k0 = 0; k0 < kCount; k0 += TileK)
+                {
+                    for (int i = Group.IdxX; i < TileK * TileM; i += Group.DimX)
+                    {
+                        // Pixel fastest: neighbouring threads read neighbouring input columns.
+                        int kk = i / TileM;
+                        aTile[i] = ImageTap(input, s, padY, padX, h, w, m0 + i - kk * TileM, m, k0 + kk, kCount);
+                    }
+                    for (int i = Group.IdxX; i < TileK * TileN; i += Group.DimX)
+                    {
+                        int kk = i / TileN;
+                        bTile[i] = WeightTap(weight, g, k0 + kk, kCount, n0 + i - kk * TileN);
+                    }
+                    Group.Barrier();
+                    for (int kk = 0; kk < TileK; kk++)
+                    {
+                        int ai = kk * TileM + ty, bi = kk * TileN + tx;
+                        float a0 = aTile[ai], a1 = aTile[ai + 8], a2 = aTile[ai + 16], a3 = aTile[ai + 24];
+                        float b0 = bTile[bi], b1 = bTile[bi + 8], b2 = bTile[bi + 16], b3 = bTile[bi + 24];
+                        c00 += b0 * a0; c01 += b0 * a1; c02 += b0 * a2; c03 += b0 * a3;
+                        c10 += b1 * a0; c11 += b1 * a1; c12 += b1 * a2; c13 += b1 * a3;
+                        c20 += b2 * a0; c21 += b2 * a1; c22 += b2 * a2; c23 += b2 * a3;
+                        c30 += b3 * a0; c31 += b3 * a1; c32 += b3 * a2; c33 += b3 * a3;
+                    }
+                    // Nobody may overwrite the tiles while a slower thread still reads them.
+                    Group.Barrier();
+                }
+                if (round + Group.IdxX < TileBlocks)
+                {
+                    // c{j}{i}: channel n0 + tx + 8j, pixel m0 + ty + 8i.
+                    StorePixel(output, epilogue, bias, n0 + tx, 8, n, m0 + ty, m, plane, c00, c10, c20, c30);
+                    StorePixel(output, epilogue, bias, n0 + tx, 8, n, m0 + ty + 8, m, plane, c01, c11, c21, c31);
+                    StorePixel(output, epilogue, bias, n0 + tx, 8, n, m0 + ty + 16, m, plane, c02, c12, c22, c32);
+                    StorePixel(output, epilogue, bias, n0 + tx, 8, n, m0 + ty + 24, m, plane, c03, c13, c23, c33);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// im2col[p, k] of an input read as if padded by padY/padX (input is h x w, s the padded shape):
+    /// input[b, c, y+ky-padY, x+kx-padX] for pixel p = (b, y, x) and tap k = (c, ky, kx); 0 outside
+    /// the input and for p &gt;= m or k &gt;= kCount. Loads from a clamped position, then selects.
+    /// </summary>
+    private static float ImageTap(ArrayView<float> input, ConvShape s, int padY, int padX, int h, int w, int p, int m, int k, int kCount)
+    {
+        int plane = s.OutH * s.OutW, taps = s.KernelH * s.KernelW;
+        int pc = Math.Min(p, m - 1), kc = Math.Min(k, kCount - 1);
+        int b = pc / plane, r = pc - b * plane, y = r / s.OutW, x = r - y * s.OutW;
+        int c = kc / taps, t = kc - c * taps, ky = t / s.KernelW, kx = t - ky * s.KernelW;
+        int iy = y + ky - padY, ix = x + kx - padX;
+        // (Math.Clamp has a throw path ILGPU cannot compile.)
+        float v = input[((b * s.InChannels + c) * h + Math.Min(Math.Max(iy, 0), h - 1)) * w + Math.Min(Math.Max(ix, 0), w - 1)];
+        return p < m && k < kCount && iy >= 0 && iy < h && ix >= 0 && ix < w ? v : 0f;
+    }
+
+    /// <summary>weight(n, k) through the strides of <paramref name="g"/>; 0 for k &gt;= kCount or n &gt;= N.</summary>
+    private static float WeightTap(ArrayView<float> weight, ConvTaps g, int k, int kCount, int n)
+    {
+        var s = g.Shape;
+        int taps = s.KernelH * s.KernelW, kc = Math.Min(k, kCount - 1), nc = Math.Min(n, s.OutChannels - 1);
+        int c = kc / taps, t = kc - c * taps, ky = t / s.KernelW, kx = t - ky * s.KernelW;
+        float v = weight[g.WeightBase + nc * g.StrideN + c * g.StrideC + ky * g.StrideY + kx * g.StrideX];
+        return k < kCount && n < s.OutChannels ? v : 0f;
+    }
+
+    /// <summary>Row stride of the backward weight pass's shared tiles: one word of padding so the
+    /// pixel-fastest stores of a warp land in different banks.</summary>
+    private const int TileRow = TileM + 1;
+
+    /// <summary>
+    /// SharedTiled backward weight: dWeight[o,k] = sum over pixels p = (b, y, x), in order, of
+    /// dOutput[b,o,y,x] * im2col[p, k]. Rows are output channels (TileM), columns taps (TileN), the
+    /// sum runs over pixels TileK at a time. Pixels past B*P, channels past O and taps past K load as zeros.
+    /// </summary>
+    public static void BackwardWeightTiled(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight)
+    {
+        var dTile = SharedMemory.Allocate<float>(TileK * TileRow); // dTile[pp*TileRow + oo] = dOutput[o0+oo, p0+pp]
+        var aTile = SharedMemory.Allocate<float>(TileK * TileRow); // aTile[pp*TileRow + kk] = im2col[p0+pp, k0+kk]
+        int plane = s.OutH * s.OutW, m = s.Batch * plane, o = s.OutChannels, kCount = s.InChannels * s.KernelH * s.KernelW;
+        int kTiles = (kCount + TileN - 1) / TileN, tiles = (o + TileM - 1) / TileM * kTiles;
+        for (int tile = Grid.IdxX; tile < tiles; tile += Grid.DimX)
+        {
+            int o0 = tile / kTiles * TileM, k0 = tile % kTiles * TileN;
+            for (int round = 0; round < TileBlocks; round += Group.DimX)
+            {
+                int block = Math.Min(round + Group.IdxX, TileBlocks - 1), ty = block / (TileN / 4), tx = block % (TileN / 4);
+                float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+                float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+                for (int p0 = 0; p0 < m; p0 += TileK)
+                {
+                    // Pixel fastest in both loads: neighbouring threads read neighbouring addresses.
+                    for (int i = Group.IdxX; i < TileK * TileM; i += Group.DimX)
+                    {
+                        int oo = i / TileK, pp = i - oo * TileK, p = p0 + pp, channel = o0 + oo;
+                        int pc = Math.Min(p, m - 1), b = pc / plane;
+                        float v = dOutput[(b * o + Math.Min(channel, o - 1)) * plane + pc - b * plane];
+                        dTile[pp * TileRow + oo] = p < m && channel < o ? v : 0f;
+                    }
+                    for (int i = Group.IdxX; i < TileK * TileN; i += Group.DimX)
+                    {
+                        int kk = i / TileK, pp = i - kk * TileK;
+                        aTile[pp * TileRow + kk] = ImageTap(input, s, 0, 0, s.Height, s.Width, p0 + pp, m, k0 + kk, kCount);
+                    }
+                    Group.Barrier();
+                    for (int pp = 0; pp < TileK; pp++)
+                    {
+                        int di = pp * TileRow + ty, ai = pp * TileRow + tx;
+                        float e0 = dTile[di], e1 = dTile[di + 8], e2 = dTile[di + 16], e3 = dTile[di + 24];
+                        float v0 = aTile[ai], v1 = aTile[ai + 8], v2 = aTile[ai + 16], v3 = aTile[ai + 24];
+                        c00 += e0 * v0; c01 += e0 * v1; c02 += e0 * v2; c03 += e0 * v3;
+                        c10 += e1 * v0; c11 += e1 * v1; c12 += e1 * v2; c13 += e1 * v3;
+                        c20 += e2 * v0; c21 += e2 * v1; c22 += e2 * v2; c23 += e2 * v3;
+                        c30 += e3 * v0; c31 += e3 * v1; c32 += e3 * v2; c33 += e3 * v3;
+                    }
+                    Group.Barrier();
+                }
+                if (round + Group.IdxX < TileBlocks && o0 + ty < o)
+                {
+                    // c{i}{j}: channel o0 + ty + 8i, tap k0 + tx + 8j.
+                    StoreWeightRow(dWeight, o0 + ty, kCount, k0 + tx, 8, c00, c01, c02, c03);
+                    if (o0 + ty + 8 < o) StoreWeightRow(dWeight, o0 + ty + 8, kCount, k0 + tx, 8, c10, c11, c12, c13);
+                    if (o0 + ty + 16 < o) StoreWeightRow(dWeight, o0 + ty + 16, kCount, k0 + tx, 8, c20, c21, c22, c23);
+                    if (o0 + ty + 24 < o) StoreWeightRow(dWeight, o0 + ty + 24, kCount, k0 + tx, 8, c30, c31, c32, c33);
+                }
+            }
+        }
+    }
+
+    /// <summary>dWeight[channel, k + step*j] = v_j for the taps that exist.</summary>
+    private static void StoreWeightRow(ArrayView<float> dWeight, int channel, int kCount, int k, int step, float v0, float v1, float v2, float v3)
+    {
+        int at = channel * kCount;
+        if (k < kCount) dWeight[at + k] = v0;
+        if (k + step < kCount) dWeight[at + k + step] = v1;
+        if (k + 2 * step < kCount) dWeight[at + k + 2 * step] = v2;
+        if (k + 3 * step < kCount) dWeight[at + k + 3 * step] = v3;
+    }
+
     /// <summary>Offset of input[b, 0, y, x] for flat output pixel index <paramref name="p"/> = b*plane + y*ow + x.</summary>
     private static int InputCorner(int p, int plane, int ow, int width, int inImage)
     {
@@ -365,25 +567,34 @@ public static class Conv2dKernels
     /// </summary>
     public static void Pad(Index1D thread, int threads, int planes, int h, int w, int padY, int padX, ArrayView<float> source, ArrayView<float> padded)
     {
-        int ph = h + 2 * padY, pw = w + 2 * padX, total = planes * ph * pw;
-        for (int i = thread; i < total; i += threads)
+        // One thread per padded row: one division per row instead of two per element (the divisor
+        // is not a constant, so each is a real division; per element they were most of the pass).
+        int ph = h + 2 * padY, pw = w + 2 * padX, rows = planes * ph;
+        for (int row = thread; row < rows; row += threads)
         {
-            int px = i % pw, r = i / pw;
-            int py = r % ph, q = r / ph;
-            int y = py - padY, x = px - padX;
-            // Load from a clamped position, then select: a load under the condition is a branch
-            // PoCL cannot vectorise across work-items (elementwise kernels ran 4-10x slower so).
-            float v = source[(q * h + Math.Min(Math.Max(y, 0), h - 1)) * w + Math.Min(Math.Max(x, 0), w - 1)];
-            padded[i] = y >= 0 && y < h && x >= 0 && x < w ? v : 0f;
+            int q = row / ph, y = row - q * ph - padY;
+            bool inside = y >= 0 && y < h;
+            int from = (q * h + Math.Min(Math.Max(y, 0), h - 1)) * w, to = row * pw;
+            for (int px = 0; px < pw; px++)
+            {
+                int x = px - padX;
+                // Load from a clamped position, then select: a load under the condition is a branch
+                // PoCL cannot vectorise across work-items (elementwise kernels ran 4-10x slower so).
+                float v = source[from + Math.Min(Math.Max(x, 0), w - 1)];
+                padded[to + px] = inside && x >= 0 && x < w ? v : 0f;
+            }
         }
     }
 
     /// <summary>
     /// dWeight[o,k] = sum over b, y, x of dOutput[b,o,y,x] * input[b, c, y+ky, x+kx] where tap
     /// k = (c, ky, kx). A tile is 4 output channels by 4 * lanes taps; lane l owns taps l + lanes*j.
-    /// The 4 dOutput values of a step are the same for all lanes of a group.
+    /// The 4 dOutput values of a step are the same for all lanes of a group. With
+    /// <paramref name="withBias"/>, the first tap tile of each channel quad also sums dOutput into
+    /// dBias[o] (pixels in the same order as <see cref="BackwardBias"/>, so the same sums), which
+    /// saves a pass over dOutput by a handful of threads.
     /// </summary>
-    public static void BackwardWeight(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight)
+    public static void BackwardWeight(ConvShape s, int withBias, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight, ArrayView<float> dBias)
     {
         int lanes = Group.DimX, lane = Group.IdxX;
         int oh = s.OutH, ow = s.OutW, plane = oh * ow, inPlane = s.Height * s.Width, inImage = s.InChannels * inPlane;
@@ -392,6 +603,8 @@ public static class Conv2dKernels
         for (int t = Grid.IdxX; t < kTiles * oTiles; t += Grid.DimX)
         {
             int o0 = (t % oTiles) * 4, k0 = (t / oTiles) * kTile + lane;
+            bool bias = withBias != 0 && t < oTiles; // the first tap tile (the same for the whole group)
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
             int a0 = TapOffset(Math.Min(k0, kCount - 1), taps, s.KernelW, s.Width, inPlane);
             int a1 = TapOffset(Math.Min(k0 + lanes, kCount - 1), taps, s.KernelW, s.Width, inPlane);
             int a2 = TapOffset(Math.Min(k0 + 2 * lanes, kCount - 1), taps, s.KernelW, s.Width, inPlane);
@@ -412,12 +625,79 @@ public static class Conv2dKernels
                         c10 += e1 * v0; c11 += e1 * v1; c12 += e1 * v2; c13 += e1 * v3;
                         c20 += e2 * v0; c21 += e2 * v1; c22 += e2 * v2; c23 += e2 * v3;
                         c30 += e3 * v0; c31 += e3 * v1; c32 += e3 * v2; c33 += e3 * v3;
+                        if (bias) { s0 += e0; s1 += e1; s2 += e2; s3 += e3; }
                     }
                 }
+            // Every lane has the same bias sums; lane 0 stores them.
+            if (bias && lane == 0)
+            {
+                dBias[o0] = s0;
+                if (o0 + 1 < o) dBias[o0 + 1] = s1;
+                if (o0 + 2 < o) dBias[o0 + 2] = s2;
+                if (o0 + 3 < o) dBias[o0 + 3] = s3;
+            }
             StoreWeightColumn(dWeight, o0, o, k0, kCount, c00, c10, c20, c30);
             StoreWeightColumn(dWeight, o0, o, k0 + lanes, kCount, c01, c11, c21, c31);
             StoreWeightColumn(dWeight, o0, o, k0 + 2 * lanes, kCount, c02, c12, c22, c32);
             StoreWeightColumn(dWeight, o0, o, k0 + 3 * lanes, kCount, c03, c13, c23, c33);
+        }
+    }
+
+    /// <summary>
+    /// The same sums as <see cref="BackwardWeight"/>, for layers with few taps and more output
+    /// channels (conv1: 9 taps, 32 channels), where lanes over taps leave most of a 4 * lanes tap tile
+    /// empty (9 of 32 slots). Here a tile is 4 taps by 4 * lanes output channels; lane l owns channels
+    /// l + lanes*j, and the 4 input values of a step are the same for all lanes of a group.
+    /// <see cref="LaunchPolicy.WeightLanesOverChannels"/> chooses between the two. With
+    /// <paramref name="withBias"/>, the first tap tile also sums dBias, as there.
+    /// </summary>
+    public static void BackwardWeightByChannel(ConvShape s, int withBias, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight, ArrayView<float> dBias)
+    {
+        int lanes = Group.DimX, lane = Group.IdxX;
+        int oh = s.OutH, ow = s.OutW, plane = oh * ow, inPlane = s.Height * s.Width, inImage = s.InChannels * inPlane;
+        int taps = s.KernelH * s.KernelW, kCount = s.InChannels * taps, o = s.OutChannels;
+        int oTile = 4 * lanes, oTiles = (o + oTile - 1) / oTile, kTiles = (kCount + 3) / 4;
+        for (int t = Grid.IdxX; t < kTiles * oTiles; t += Grid.DimX)
+        {
+            int k0 = (t % kTiles) * 4, o0 = (t / kTiles) * oTile + lane;
+            bool bias = withBias != 0 && k0 == 0; // the first tap tile (the same for the whole group)
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            int a0 = TapOffset(k0, taps, s.KernelW, s.Width, inPlane);
+            int a1 = TapOffset(Math.Min(k0 + 1, kCount - 1), taps, s.KernelW, s.Width, inPlane);
+            int a2 = TapOffset(Math.Min(k0 + 2, kCount - 1), taps, s.KernelW, s.Width, inPlane);
+            int a3 = TapOffset(Math.Min(k0 + 3, kCount - 1), taps, s.KernelW, s.Width, inPlane);
+            int d0 = Math.Min(o0, o - 1) * plane, d1 = Math.Min(o0 + lanes, o - 1) * plane;
+            int d2 = Math.Min(o0 + 2 * lanes, o - 1) * plane, d3 = Math.Min(o0 + 3 * lanes, o - 1) * plane;
+            float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+            float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+            for (int b = 0; b < s.Batch; b++)
+                for (int y = 0; y < oh; y++)
+                {
+                    int inRow = b * inImage + y * s.Width, dRow = (b * o * oh + y) * ow;
+                    for (int x = 0; x < ow; x++)
+                    {
+                        int ix = inRow + x, dx = dRow + x;
+                        float e0 = dOutput[d0 + dx], e1 = dOutput[d1 + dx], e2 = dOutput[d2 + dx], e3 = dOutput[d3 + dx];
+                        float v0 = input[a0 + ix], v1 = input[a1 + ix], v2 = input[a2 + ix], v3 = input[a3 + ix];
+                        c00 += e0 * v0; c01 += e0 * v1; c02 += e0 * v2; c03 += e0 * v3;
+                        c10 += e1 * v0; c11 += e1 * v1; c12 += e1 * v2; c13 += e1 * v3;
+                        c20 += e2 * v0; c21 += e2 * v1; c22 += e2 * v2; c23 += e2 * v3;
+                        c30 += e3 * v0; c31 += e3 * v1; c32 += e3 * v2; c33 += e3 * v3;
+                        if (bias) { s0 += e0; s1 += e1; s2 += e2; s3 += e3; }
+                    }
+                }
+            if (bias)
+            {
+                if (o0 < o) dBias[o0] = s0;
+                if (o0 + lanes < o) dBias[o0 + lanes] = s1;
+                if (o0 + 2 * lanes < o) dBias[o0 + 2 * lanes] = s2;
+                if (o0 + 3 * lanes < o) dBias[o0 + 3 * lanes] = s3;
+            }
+            // c{j}{i}: channel o0 + lanes*j, tap k0 + i.
+            if (o0 < o) StoreWeightRow(dWeight, o0, kCount, k0, 1, c00, c01, c02, c03);
+            if (o0 + lanes < o) StoreWeightRow(dWeight, o0 + lanes, kCount, k0, 1, c10, c11, c12, c13);
+            if (o0 + 2 * lanes < o) StoreWeightRow(dWeight, o0 + 2 * lanes, kCount, k0, 1, c20, c21, c22, c23);
+            if (o0 + 3 * lanes < o) StoreWeightRow(dWeight, o0 + 3 * lanes, kCount, k0, 1, c30, c31, c32, c33);
         }
     }
 
@@ -464,11 +744,19 @@ public sealed class Conv2d
     private readonly Accelerator accelerator;
     private readonly LaunchPolicy policy;
     private bool Packed => policy.Gemm == GemmVariant.CpuPacked;
-    private readonly Action<AcceleratorStream, KernelConfig, ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> forward;
+    private bool Tiled => policy.Gemm == GemmVariant.SharedTiled;
+    private bool Register => policy.Gemm == GemmVariant.Register;
+    // Register only: backward weight with lanes over output channels (see LaunchPolicy.WeightLanesOverChannels); null otherwise.
+    private readonly Action<AcceleratorStream, KernelConfig, ConvShape, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>? backwardWeightByChannel, backwardWeightRegister;
+    private readonly Action<Index1D, int, int, int, int, int, int, ArrayView<float>, ArrayView<float>> pad;
+    // SharedTiled kernels (explicitly grouped, barriers inside); null for the other variants.
+    private readonly Action<KernelConfig, ConvTaps, int, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>? forwardTiled;
+    private readonly Action<KernelConfig, ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>? backwardWeightTiled;
+    private readonly Action<AcceleratorStream, KernelConfig, ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> forwardCpu;
+    private readonly Action<AcceleratorStream, KernelConfig, ConvShape, int, int, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> forward;
     private readonly Action<AcceleratorStream, KernelConfig, ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>> backwardWeight;
     private readonly Action<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>> packWeight;
     private readonly Action<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>> backwardBias, packOutputs;
-    private readonly Action<Index1D, int, int, int, int, int, int, ArrayView<float>, ArrayView<float>> pad;
     private readonly Action<AcceleratorStream, KernelConfig, ConvShape, int, int, ArrayView<float>, ArrayView<float>> packPixels;
     private readonly ScratchBuffer packed, padded, panels, dPanels;
 
@@ -476,20 +764,29 @@ public sealed class Conv2d
     {
         this.accelerator = accelerator;
         this.policy = policy;
-        forward = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(
-            Packed ? Conv2dKernels.ForwardCpu : Conv2dKernels.Forward);
+        forwardCpu = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.ForwardCpu);
+        forward = accelerator.LoadKernel<ConvShape, int, int, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.Forward);
         packPixels = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>>(Conv2dKernels.PackPixels);
-        backwardWeight = accelerator.LoadKernel<ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(
-            Packed ? Conv2dKernels.BackwardWeightCpu : Conv2dKernels.BackwardWeight);
+        backwardWeight = accelerator.LoadKernel<ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardWeightCpu);
         packWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>>(
             Packed ? Conv2dKernels.PackWeightQuads : Conv2dKernels.PackWeight);
         packOutputs = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(Conv2dKernels.PackOutputs);
-        pad = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, int, int, int, int, ArrayView<float>, ArrayView<float>>(Conv2dKernels.Pad);
         backwardBias = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardBias);
+        if (Register)
+        {
+            backwardWeightByChannel = accelerator.LoadKernel<ConvShape, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardWeightByChannel);
+            backwardWeightRegister = accelerator.LoadKernel<ConvShape, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardWeight);
+        }
+        pad = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, int, int, int, int, ArrayView<float>, ArrayView<float>>(Conv2dKernels.Pad);
+        if (Tiled)
+        {
+            forwardTiled = accelerator.LoadStreamKernel<ConvTaps, int, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.ForwardTiled);
+            backwardWeightTiled = accelerator.LoadStreamKernel<ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardWeightTiled);
+        }
         packed = new ScratchBuffer(accelerator);
-        padded = new ScratchBuffer(accelerator);
         panels = new ScratchBuffer(accelerator);
         dPanels = new ScratchBuffer(accelerator);
+        padded = new ScratchBuffer(accelerator);
     }
 
     /// <summary>output = conv(input, weight) + bias.</summary>
@@ -509,6 +806,14 @@ public sealed class Conv2d
         int padY = 0, int padX = 0)
     {
         var s = g.Shape;
+        if (forwardTiled is not null)
+        {
+            // Reads the weight through g's strides and the input with its padding as zeros: no pack or pad pass.
+            long tiles = ((long)s.Batch * s.OutH * s.OutW + Conv2dKernels.TileM - 1) / Conv2dKernels.TileM
+                * ((s.OutChannels + Conv2dKernels.TileN - 1) / Conv2dKernels.TileN);
+            forwardTiled(policy.TiledGroups(tiles), g, padY, padX, epilogue, input, weight, bias, output);
+            return;
+        }
         int group = 4 * policy.Lanes, nPad = (s.OutChannels + group - 1) / group * group;
         int kCount = s.InChannels * s.KernelH * s.KernelW;
         // The CpuPacked weight is in 4 x 4 quads, so its taps are padded to a multiple of 4 too.
@@ -521,7 +826,7 @@ public sealed class Conv2d
         {
             var a = panels.Get(pixelTiles * 4 * Conv2dKernels.PadTo4(kCount));
             packPixels(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles), s, padY, padX, input, a);
-            forward(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles * (nPad / 4)), s, nPad, epilogue, a, w, bias, output);
+            forwardCpu(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles * (nPad / 4)), s, nPad, epilogue, a, w, bias, output);
             return;
         }
         if (padY != 0 || padX != 0)
@@ -529,10 +834,10 @@ public sealed class Conv2d
             // The register variant reads the input directly, so it needs the padded copy.
             var source = input;
             input = padded.Get(s.InputSize);
-            int tp = policy.Threads(s.InputSize);
+            int tp = policy.Threads((long)s.Batch * s.InChannels * s.Height);
             pad(tp, tp, s.Batch * s.InChannels, s.Height - 2 * padY, s.Width - 2 * padX, padY, padX, source, input);
         }
-        forward(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles), s, nPad, epilogue, input, w, bias, output);
+        forward(accelerator.DefaultStream, policy.RegisterGroups(pixelTiles), s, nPad, epilogue, padY, padX, input, w, bias, output);
     }
 
     public void BackwardInput(ConvShape s, ArrayView<float> dOutput, ArrayView<float> weight, ArrayView<float> dInput)
@@ -541,9 +846,28 @@ public sealed class Conv2d
         RunTaps(ConvTaps.BackwardInput(s), Epilogue.None, dOutput, weight, weight, dInput, s.KernelH - 1, s.KernelW - 1);
     }
 
-    public void BackwardWeight(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight)
+    public void BackwardWeight(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight) =>
+        BackwardWeight(s, dOutput, input, dWeight, null);
+
+    /// <summary>
+    /// <see cref="BackwardWeight"/> and <see cref="BackwardBias"/> together: the register variant sums
+    /// the bias inside the weight pass (same sums); the others run the two passes.
+    /// </summary>
+    public void BackwardWeightAndBias(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight, ArrayView<float> dBias)
+    {
+        BackwardWeight(s, dOutput, input, dWeight, dBias);
+        if (!Register) BackwardBias(s, dOutput, dBias);
+    }
+
+    private void BackwardWeight(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight, ArrayView<float>? dBias)
     {
         int kCount = s.InChannels * s.KernelH * s.KernelW;
+        if (backwardWeightTiled is not null)
+        {
+            long outputTiles = (s.OutChannels + Conv2dKernels.TileM - 1) / Conv2dKernels.TileM * (long)((kCount + Conv2dKernels.TileN - 1) / Conv2dKernels.TileN);
+            backwardWeightTiled(policy.TiledGroups(outputTiles), s, dOutput, input, dWeight);
+            return;
+        }
         if (Packed)
         {
             // The input's im2col panels (as the forward pass builds them) and dOutput in 4 x 4 tiles.
@@ -558,8 +882,17 @@ public sealed class Conv2d
             backwardWeight(accelerator.DefaultStream, policy.RegisterGroups(quads), s, d, a, dWeight);
             return;
         }
+        // Without a bias to sum, the kernel gets dWeight in its place and never writes it.
+        int withBias = dBias is null ? 0 : 1;
+        var biasView = dBias ?? dWeight;
+        if (policy.WeightLanesOverChannels(kCount, s.OutChannels))
+        {
+            long channelTiles = (kCount + 3) / 4 * ((s.OutChannels + 4L * policy.Lanes - 1) / (4L * policy.Lanes));
+            backwardWeightByChannel!(accelerator.DefaultStream, policy.RegisterGroups(channelTiles), s, withBias, dOutput, input, dWeight, biasView);
+            return;
+        }
         long tiles = Tiles(kCount, s.OutChannels);
-        backwardWeight(accelerator.DefaultStream, policy.RegisterGroups(tiles), s, dOutput, input, dWeight);
+        backwardWeightRegister!(accelerator.DefaultStream, policy.RegisterGroups(tiles), s, withBias, dOutput, input, dWeight, biasView);
     }
 
     public void BackwardBias(ConvShape s, ArrayView<float> dOutput, ArrayView<float> dBias)

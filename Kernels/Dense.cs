@@ -69,6 +69,10 @@ public sealed class Dense
     public void BackwardWeight(DenseShape s, ArrayView<float> dy, ArrayView<float> x, ArrayView<float> dWeight) =>
         conv.BackwardWeight(AsConv(s), dy, x, dWeight);
 
+    /// <summary><see cref="BackwardWeight"/> and <see cref="BackwardBias"/> together (one pass in the register variant; the same sums).</summary>
+    public void BackwardWeightAndBias(DenseShape s, ArrayView<float> dy, ArrayView<float> x, ArrayView<float> dWeight, ArrayView<float> dBias) =>
+        conv.BackwardWeightAndBias(AsConv(s), dy, x, dWeight, dBias);
+
     public void BackwardBias(DenseShape s, ArrayView<float> dy, ArrayView<float> dBias)
     {
         int t = policy.Threads(s.Outputs);

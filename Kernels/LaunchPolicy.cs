@@ -33,8 +33,15 @@ public enum GemmVariant
     /// outputs and reading operands 16 bytes at a time from pre-packed panels.
     /// </summary>
     CpuPacked,
-    // Not written yet: a shared-memory tiled variant (Group.Barrier) for real GPUs, which the
-    // Register variant stands in for there. Neither PoCL nor the CPU accelerator would pick it.
+    /// <summary>
+    /// Real GPUs' (CUDA, OpenCL GPUs): a group computes a <see cref="Conv2dKernels.TileM"/> x
+    /// <see cref="Conv2dKernels.TileN"/> output tile, loading operand tiles of
+    /// <see cref="Conv2dKernels.TileK"/> along the sum into shared memory between group barriers;
+    /// each thread owns a 4 x 4 register block of the tile. Padding and edges are read as zeros
+    /// while loading, so no pack or pad pass runs. Neither PoCL nor the CPU accelerator picks it
+    /// (PoCL measured slower with shared tiles; barriers cost the CPU accelerator milliseconds).
+    /// </summary>
+    SharedTiled,
 }
 
 /// <summary>
@@ -61,6 +68,9 @@ public sealed class LaunchPolicy
     /// <summary>Most groups a register-blocked launch uses; beyond that groups loop over tiles.</summary>
     public int MaxGroups { get; }
 
+    /// <summary>Threads per group of the shared-tiled kernels: a power of two, at most <see cref="Conv2dKernels.TileBlocks"/>.</summary>
+    public int TiledGroupSize { get; }
+
     /// <param name="forceGemm">Use this variant instead of the device's default (tests and selftest check every variant on every backend).</param>
     public LaunchPolicy(Accelerator accelerator, GemmVariant? forceGemm = null)
     {
@@ -69,11 +79,7 @@ public sealed class LaunchPolicy
         // costs ~1.4 us per launch). OpenCL and CUDA: one thread per item up to a bound
         // that keeps every multiprocessor busy; beyond it threads loop.
         MaxThreads = IsCpuAccelerator ? accelerator.MaxNumThreads : Math.Max(accelerator.MaxNumThreads, 1 << 16) * 4;
-        Gemm = forceGemm ?? Device switch
-        {
-            DeviceClass.CpuAccelerator => GemmVariant.CpuPacked,
-            _ => GemmVariant.Register,
-        };
+        Gemm = forceGemm ?? DefaultGemm(Device);
         // PoCL vectorises a work-group across its work-items: 8 lanes fill an AVX2 register
         // (wider groups measured slower). The CPU accelerator gets one lane per thread and one
         // thread per core; a group barrier there costs milliseconds, so groups stay 1 wide.
@@ -84,7 +90,19 @@ public sealed class LaunchPolicy
             _ => Math.Min(32, accelerator.MaxNumThreadsPerGroup),
         };
         MaxGroups = IsCpuAccelerator ? accelerator.MaxNumThreads : 1 << 14;
+        // One thread per 4 x 4 register block of a shared tile where the device allows it. A
+        // smaller group (the CPU accelerator allows one per core, 2 here) walks the blocks in
+        // rounds, reloading the tiles per round: correct, slow, and only chosen by tests.
+        TiledGroupSize = Math.Min(Conv2dKernels.TileBlocks, 1 << (31 - System.Numerics.BitOperations.LeadingZeroCount((uint)accelerator.MaxNumThreadsPerGroup)));
     }
+
+    /// <summary>The GEMM variant a device class uses unless told otherwise.</summary>
+    public static GemmVariant DefaultGemm(DeviceClass device) => device switch
+    {
+        DeviceClass.CpuAccelerator => GemmVariant.CpuPacked,
+        DeviceClass.OpenClCpu => GemmVariant.Register,
+        _ => GemmVariant.SharedTiled,
+    };
 
     private static DeviceClass Classify(Accelerator accelerator) => accelerator switch
     {
@@ -98,4 +116,20 @@ public sealed class LaunchPolicy
 
     /// <summary>Launch shape of a register-blocked kernel over <paramref name="tiles"/> tiles: one group per tile up to <see cref="MaxGroups"/>.</summary>
     public KernelConfig RegisterGroups(long tiles) => new((int)Math.Clamp(tiles, 1, MaxGroups), Lanes);
+
+    /// <summary>
+    /// Whether the register variant's backward weight pass puts lanes on output channels instead of
+    /// taps: when that computes fewer padded tile slots (4 * lanes on one side, 4 on the other).
+    /// conv1 (9 taps, 32 channels, 8 lanes): 12 x 32 slots instead of 32 x 32.
+    /// </summary>
+    public bool WeightLanesOverChannels(long taps, long channels)
+    {
+        long wide = 4L * Lanes;
+        long overTaps = (taps + wide - 1) / wide * wide * ((channels + 3) / 4 * 4);
+        long overChannels = (taps + 3) / 4 * 4 * ((channels + wide - 1) / wide * wide);
+        return overChannels < overTaps;
+    }
+
+    /// <summary>Launch shape of a shared-tiled kernel over <paramref name="tiles"/> output tiles: one group per tile up to <see cref="MaxGroups"/>.</summary>
+    public KernelConfig TiledGroups(long tiles) => new((int)Math.Clamp(tiles, 1, MaxGroups), TiledGroupSize);
 }

@@ -31,6 +31,7 @@ public static class KernelChecks
         Conv(new ConvShape(3, 3, 5, 5, 7, 3, 3)),
         Conv(new ConvShape(1, 2, 7, 6, 5, 2, 3)),
         Conv(new ConvShape(3, 7, 37, 9, 8, 3, 2)), // more channels than one 4 x 8-lane tile, remainders everywhere
+        Conv(new ConvShape(2, 1, 45, 7, 6, 2, 2)), // few taps, many channels (lanes over channels in backward weight), 45 = 32 + 13
         Conv(new ConvShape(4, 1, 32, 28, 28, 3, 3)),
         Conv(new ConvShape(4, 32, 64, 13, 13, 3, 3)),
         Pool(new PoolShape(3, 5, 5, 7), ties: false),
@@ -66,11 +67,13 @@ public static class KernelChecks
         var vOut = dev.Allocate(s.OutputSize); var vDIn = dev.Allocate(s.InputSize);
         var vDW = dev.Allocate(s.WeightSize); var vDB = dev.Allocate(s.OutChannels);
         var vOutRelu = dev.Allocate(s.OutputSize);
+        var vDW2 = dev.Allocate(s.WeightSize); var vDB2 = dev.Allocate(s.OutChannels);
         k.Conv.Forward(s, vIn, vW, vB, vOut);
         k.Conv.ForwardRelu(s, vIn, vW, vB, vOutRelu);
         k.Conv.BackwardInput(s, vDOut, vW, vDIn);
         k.Conv.BackwardWeight(s, vDOut, vIn, vDW);
         k.Conv.BackwardBias(s, vDOut, vDB);
+        k.Conv.BackwardWeightAndBias(s, vDOut, vIn, vDW2, vDB2);
         var expected = ReferenceOps.ConvForward(s, input, weight, bias);
         var (dIn, dW, dB) = ReferenceOps.ConvBackward(s, input, weight, dOut);
         string shape = s.ToString();
@@ -81,6 +84,8 @@ public static class KernelChecks
             Compare("conv2d d/input", shape, dev.Download(vDIn), dIn),
             Compare("conv2d d/weight", shape, dev.Download(vDW), dW),
             Compare("conv2d d/bias", shape, dev.Download(vDB), dB),
+            Compare("conv2d d/weight (with bias)", shape, dev.Download(vDW2), dW),
+            Compare("conv2d d/bias (with weight)", shape, dev.Download(vDB2), dB),
         ];
     });
 
@@ -158,11 +163,13 @@ public static class KernelChecks
         var vX = dev.Upload(x); var vW = dev.Upload(weight); var vB = dev.Upload(bias); var vDy = dev.Upload(dy);
         var vY = dev.Allocate(s.OutputSize); var vDx = dev.Allocate(s.InputSize);
         var vDW = dev.Allocate(s.WeightSize); var vDB = dev.Allocate(s.Outputs); var vYRelu = dev.Allocate(s.OutputSize);
+        var vDW2 = dev.Allocate(s.WeightSize); var vDB2 = dev.Allocate(s.Outputs);
         k.Dense.Forward(s, vX, vW, vB, vY);
         k.Dense.ForwardRelu(s, vX, vW, vB, vYRelu);
         k.Dense.BackwardInput(s, vDy, vW, vDx);
         k.Dense.BackwardWeight(s, vDy, vX, vDW);
         k.Dense.BackwardBias(s, vDy, vDB);
+        k.Dense.BackwardWeightAndBias(s, vDy, vX, vDW2, vDB2);
         var (dx, dW, db) = ReferenceOps.DenseBackward(s, x, weight, dy);
         string shape = s.ToString();
         return
@@ -172,6 +179,8 @@ public static class KernelChecks
             Compare("dense d/input", shape, dev.Download(vDx), dx),
             Compare("dense d/weight", shape, dev.Download(vDW), dW),
             Compare("dense d/bias", shape, dev.Download(vDB), db),
+            Compare("dense d/weight (with bias)", shape, dev.Download(vDW2), dW),
+            Compare("dense d/bias (with weight)", shape, dev.Download(vDB2), db),
         ];
     });
 

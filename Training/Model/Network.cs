@@ -158,8 +158,7 @@ public sealed class Network : IDisposable
     {
         var p = Profiler;
         var d2 = Fc2Shape(batch);
-        k.Dense.BackwardWeight(d2, dLogits, fc1, fc2Grads.W);
-        k.Dense.BackwardBias(d2, dLogits, fc2Grads.B);
+        k.Dense.BackwardWeightAndBias(d2, dLogits, fc1, fc2Grads.W, fc2Grads.B);
         k.Dense.BackwardInput(d2, dLogits, fc2Params.W, dFc1);
         p?.Lap("fc2", Phase.Backward, 2 * d2.MultiplyAdds);
         var d1 = Fc1Shape(batch);
@@ -167,8 +166,7 @@ public sealed class Network : IDisposable
         p?.Lap("dropout2", Phase.Backward);
         // fc1 holds ReLU's output after dropout: positive exactly where ReLU passed a kept value.
         k.Relu.Backward(d1.OutputSize, fc1, dFc1, dFc1);
-        k.Dense.BackwardWeight(d1, dFc1, pool2, fc1Grads.W);
-        k.Dense.BackwardBias(d1, dFc1, fc1Grads.B);
+        k.Dense.BackwardWeightAndBias(d1, dFc1, pool2, fc1Grads.W, fc1Grads.B);
         k.Dense.BackwardInput(d1, dFc1, fc1Params.W, dPool2);
         p?.Lap("fc1 + relu", Phase.Backward, 2 * d1.MultiplyAdds);
         if (dropout1 is { } m1) k.Dropout.Backward(d1.InputSize, m1, dPool2, dPool2);
@@ -177,16 +175,14 @@ public sealed class Network : IDisposable
         k.Pool.BackwardRelu(Pool2Shape(batch), conv2, dPool2, dConv2);
         p?.Lap("pool2 + relu", Phase.Backward);
         var c2 = Conv2Shape(batch);
-        k.Conv.BackwardWeight(c2, dConv2, pool1, conv2Grads.W);
-        k.Conv.BackwardBias(c2, dConv2, conv2Grads.B);
+        k.Conv.BackwardWeightAndBias(c2, dConv2, pool1, conv2Grads.W, conv2Grads.B);
         k.Conv.BackwardInput(c2, dConv2, conv2Params.W, dPool1);
         p?.Lap("conv2", Phase.Backward, 2 * c2.MultiplyAdds);
         k.Pool.BackwardRelu(Pool1Shape(batch), conv1, dPool1, dConv1);
         p?.Lap("pool1 + relu", Phase.Backward);
         var c1 = Conv1Shape(batch);
         // conv1's input is the data: only its weight and bias gradients are needed.
-        k.Conv.BackwardWeight(c1, dConv1, images, conv1Grads.W);
-        k.Conv.BackwardBias(c1, dConv1, conv1Grads.B);
+        k.Conv.BackwardWeightAndBias(c1, dConv1, images, conv1Grads.W, conv1Grads.B);
         p?.Lap("conv1", Phase.Backward, c1.MultiplyAdds);
     }
 
