@@ -22,6 +22,18 @@ public static class CommandLine
     /// <summary>Cancelled by Ctrl-C or SIGTERM while a command runs.</summary>
     public static CancellationToken Interrupted { get; private set; }
 
+    private static bool watchingInterrupts;
+
+    /// <summary>
+    /// For commands that stop cleanly between steps (train): from now on Ctrl-C and SIGTERM
+    /// cancel <see cref="Interrupted"/> instead of ending the process. Other commands end at once.
+    /// </summary>
+    public static CancellationToken WatchInterrupts()
+    {
+        watchingInterrupts = true;
+        return Interrupted;
+    }
+
     /// <summary>Parses and runs; usage errors and bad input become one line on stderr and exit code 2.</summary>
     public static int Run(RootCommand root, string[] args)
     {
@@ -40,13 +52,14 @@ public static class CommandLine
             Console.Error.WriteLine($"Try '{string.Join(' ', CommandPath(parse.CommandResult.Command, root))} --help'.");
             return ExitCodes.Usage;
         }
-        // Ctrl-C (and SIGTERM) cancel Interrupted, which long commands check between steps; a second Ctrl-C ends the process at once.
+        // Ctrl-C (and SIGTERM) cancel Interrupted; a command that watches it stops between steps,
+        // any other ends at once, and so does a second Ctrl-C.
         using var interrupt = new CancellationTokenSource();
         Interrupted = interrupt.Token;
-        ConsoleCancelEventHandler onCtrlC = (_, e) => { e.Cancel = !interrupt.IsCancellationRequested; interrupt.Cancel(); };
+        ConsoleCancelEventHandler onCtrlC = (_, e) => { e.Cancel = watchingInterrupts && !interrupt.IsCancellationRequested; interrupt.Cancel(); };
         Console.CancelKeyPress += onCtrlC;
         using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM,
-            c => { c.Cancel = true; interrupt.Cancel(); });
+            c => { c.Cancel = watchingInterrupts; interrupt.Cancel(); });
         try
         {
             return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });

@@ -40,7 +40,7 @@ public static class TrainCommand
         {
             accelerator, device, epochs, batchSize, lr, seed, valSplit, dropout, limitTrain, limitTest, data, download, output, force, init, resume, profile,
         };
-        command.SetAction(parse => Run(parse, CommandLine.Interrupted));
+        command.SetAction(parse => Run(parse, CommandLine.WatchInterrupts()));
         int Run(ParseResult parse, CancellationToken cancel)
         {
             TrainingConfig config;
