@@ -5,6 +5,31 @@ using ILGPU.Runtime;
 
 namespace FashionGpu.Training;
 
+/// <summary>Loss and accuracy over a dataset, with every sample's logits for the pictures and reports.</summary>
+public sealed record EvaluationResult(double Loss, double Accuracy, int Count, int Correct, float[] Logits, byte[] Labels)
+{
+    public int Predicted(int i)
+    {
+        int best = 0;
+        for (int k = 1; k < ParameterLayout.Classes; k++)
+            if (Logits[i * ParameterLayout.Classes + k] > Logits[i * ParameterLayout.Classes + best]) best = k;
+        return best;
+    }
+
+    /// <summary>Softmax probabilities of sample <paramref name="i"/>.</summary>
+    public double[] Probabilities(int i)
+    {
+        var z = Logits.AsSpan(i * ParameterLayout.Classes, ParameterLayout.Classes);
+        double max = double.NegativeInfinity;
+        foreach (var v in z) max = Math.Max(max, v);
+        var p = new double[z.Length];
+        double sum = 0;
+        for (int k = 0; k < z.Length; k++) sum += p[k] = Math.Exp(z[k] - max);
+        for (int k = 0; k < z.Length; k++) p[k] /= sum;
+        return p;
+    }
+}
+
 /// <summary>Runs the network without dropout over a device-resident dataset, keeping every sample's logits.</summary>
 public sealed class Evaluator : IDisposable
 {

@@ -13,44 +13,6 @@ public sealed record EpochResult(int Epoch, double TrainLoss, double TrainAccura
     public double SamplesPerSecond => TrainSamples / TrainSeconds;
 }
 
-/// <summary>Loss and accuracy over a dataset, with every sample's logits for the pictures and reports.</summary>
-public sealed record EvaluationResult(double Loss, double Accuracy, int Count, int Correct, float[] Logits, byte[] Labels)
-{
-    public int Predicted(int i)
-    {
-        int best = 0;
-        for (int k = 1; k < ParameterLayout.Classes; k++)
-            if (Logits[i * ParameterLayout.Classes + k] > Logits[i * ParameterLayout.Classes + best]) best = k;
-        return best;
-    }
-
-    /// <summary>Softmax probabilities of sample <paramref name="i"/>.</summary>
-    public double[] Probabilities(int i)
-    {
-        var z = Logits.AsSpan(i * ParameterLayout.Classes, ParameterLayout.Classes);
-        double max = double.NegativeInfinity;
-        foreach (var v in z) max = Math.Max(max, v);
-        var p = new double[z.Length];
-        double sum = 0;
-        for (int k = 0; k < z.Length; k++) sum += p[k] = Math.Exp(z[k] - max);
-        for (int k = 0; k < z.Length; k++) p[k] /= sum;
-        return p;
-    }
-
-    /// <summary>Accuracy per class: correct / samples of that true class (NaN for a class with no samples).</summary>
-    public double[] PerClassAccuracy()
-    {
-        var total = new int[ParameterLayout.Classes];
-        var right = new int[ParameterLayout.Classes];
-        for (int i = 0; i < Count; i++)
-        {
-            total[Labels[i]]++;
-            if (Predicted(i) == Labels[i]) right[Labels[i]]++;
-        }
-        return total.Select((t, c) => t == 0 ? double.NaN : right[c] / (double)t).ToArray();
-    }
-}
-
 /// <summary>Progress inside an epoch: steps done, steps in the epoch, and the running mean loss and accuracy.</summary>
 public readonly record struct StepProgress(int Step, int Steps, double Loss, double Accuracy);
 

@@ -80,11 +80,11 @@ public static class TrainingRun
                 var (p, m, v) = trainer.Download();
                 ModelCheckpoint.Save(modelPath, ParameterLayout.Seed, p, m, v, Metadata(config, epoch, trainer.Step, acceleratorName));
                 observer.EpochDone(row);
-                if (profiler is not null)
+                if (profiler?.Rows() is { } profileRows)
                 {
                     string profilePath = Path.Combine(outDir, ProfileFile);
-                    WriteProfile(profilePath, profiler.Rows());
-                    observer.Profiled(profiler.Rows(), profilePath);
+                    WriteProfile(profilePath, profileRows);
+                    observer.Profiled(profileRows, profilePath);
                 }
             }
         }
@@ -116,14 +116,15 @@ public static class TrainingRun
 
     private static void WriteSummary(string path, TrainingConfig config, EvaluationResult test, double seconds, string accelerator, int trainCount, int valCount)
     {
-        var perClass = test.PerClassAccuracy();
+        // A class's accuracy is its recall: correct predictions over samples of that class.
+        var scores = Reports.ClassificationReport.From(test, FashionMnist.ClassNames).Scores();
         var summary = new
         {
             TestLoss = test.Loss,
             TestAccuracy = test.Accuracy,
             TestCorrect = test.Correct,
             TestSamples = test.Count,
-            PerClassAccuracy = FashionMnist.ClassNames.Select((name, c) => (name, c)).ToDictionary(t => t.name, t => perClass[t.c]),
+            PerClassAccuracy = scores.ToDictionary(s => s.Name, s => s.Support == 0 ? double.NaN : s.Recall),
             TotalSeconds = seconds,
             TrainSamples = trainCount,
             ValSamples = valCount,
