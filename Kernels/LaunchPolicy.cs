@@ -23,7 +23,8 @@ public enum DeviceClass
 public enum GemmVariant
 {
     /// <summary>
-    /// Each work-item owns a 4 x 4 block of outputs in registers; work-items of a group of
+    /// Each work-item owns a block of outputs in registers (4 x 4; 8 pixels x 4 channels in the
+    /// convolution forward pass, whose pixels the whole group shares); work-items of a group of
     /// <see cref="LaunchPolicy.Lanes"/> own interleaved columns (lane l owns columns l, l + lanes, ...)
     /// so neighbouring lanes read neighbouring addresses. No shared memory. PoCL's choice.
     /// </summary>
