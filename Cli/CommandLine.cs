@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FashionGpu.Kernels;
+using ILGPU.Runtime;
 
 namespace FashionGpu.Cli;
 
@@ -92,15 +93,40 @@ public static class CommandLine
         names.Insert(0, "fashiongpu");
         return names;
     }
+}
 
-    public static Option<string> AcceleratorOption() => new Option<string>("--accelerator", "-a")
+/// <summary>The --accelerator and --device options every computing command takes, and the device they name.</summary>
+public sealed class DeviceOptions
+{
+    public Option<string> Accelerator { get; } = AcceleratorOption();
+    public Option<int?> Device { get; } = DeviceOption();
+
+    /// <summary>Finds the device the flags name, or throws a one-line error naming what is present.</summary>
+    public OpenedDevice Open(ParseResult parse)
+    {
+        string kindText = parse.GetValue(Accelerator)!;
+        if (!DeviceEntry.TryParseKind(kindText, out var kind))
+            throw new UsageException($"--accelerator: unknown kind '{kindText}' (auto, cpu, opencl, cuda)");
+        var catalog = new DeviceCatalog();
+        try
+        {
+            return new OpenedDevice(catalog, catalog.Select(kind, parse.GetValue(Device)));
+        }
+        catch
+        {
+            catalog.Dispose();
+            throw;
+        }
+    }
+
+    private static Option<string> AcceleratorOption() => new Option<string>("--accelerator", "-a")
     {
         Description = "Which accelerator to use: auto (CUDA, then an OpenCL GPU, then an OpenCL CPU device, then the CPU accelerator), cpu, opencl or cuda.",
         DefaultValueFactory = _ => "auto",
         HelpName = "auto|cpu|opencl|cuda",
     }.AcceptOnlyFromAmong("auto", "cpu", "opencl", "cuda");
 
-    public static Option<int?> DeviceOption()
+    private static Option<int?> DeviceOption()
     {
         var option = new Option<int?>("--device", "-d")
         {
@@ -113,12 +139,19 @@ public static class CommandLine
         });
         return option;
     }
+}
 
-    /// <summary>Resolves --accelerator and --device to a device of the catalog, or throws a one-line error.</summary>
-    public static DeviceEntry SelectDevice(DeviceCatalog catalog, string accelerator, int? device)
+/// <summary>A chosen device; its accelerator is created on first use, so a command can check the device first.</summary>
+public sealed class OpenedDevice(DeviceCatalog catalog, DeviceEntry entry) : IDisposable
+{
+    private Accelerator? accelerator;
+
+    public DeviceEntry Entry => entry;
+    public Accelerator Accelerator => accelerator ??= catalog.Create(entry);
+
+    public void Dispose()
     {
-        if (!DeviceEntry.TryParseKind(accelerator, out var kind))
-            throw new UsageException($"--accelerator: unknown kind '{accelerator}' (auto, cpu, opencl, cuda)");
-        return catalog.Select(kind, device);
+        accelerator?.Dispose();
+        catalog.Dispose();
     }
 }

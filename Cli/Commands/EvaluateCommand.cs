@@ -16,14 +16,13 @@ public static class EvaluateCommand
     public static Command Create()
     {
         var model = ModelOptions.Model();
-        var accelerator = CommandLine.AcceleratorOption();
-        var device = CommandLine.DeviceOption();
+        var devices = new DeviceOptions();
         var limitTest = Options.OptionalPositiveInt("--limit-test", "Use only the first N test samples.");
         var data = Options.DataDirectory();
         var output = new Option<string?>("--out", "-o") { Description = "Also write confusion_matrix.png/.csv, per_class.csv and sample_predictions.png into this directory.", HelpName = "DIR" };
         var command = new Command("evaluate", "Test loss and accuracy of a saved model, overall and per class (precision, recall, F1), and the most frequent confusions.")
         {
-            model, accelerator, device, limitTest, data, output,
+            model, devices.Accelerator, devices.Device, limitTest, data, output,
         };
         command.SetAction(parse => Run(parse, CommandLine.Interrupted));
         int Run(ParseResult parse, CancellationToken cancel)
@@ -33,9 +32,9 @@ public static class EvaluateCommand
             var (_, test, _) = DataLoading.Load(parse.GetValue(data), download: false, cancel);
             if (parse.GetValue(limitTest) is { } n) test = test.Take(Math.Min(n, test.Count));
 
-            using var catalog = new DeviceCatalog();
-            var entry = CommandLine.SelectDevice(catalog, parse.GetValue(accelerator)!, parse.GetValue(device));
-            using var acc = catalog.Create(entry);
+            using var device = devices.Open(parse);
+            var entry = device.Entry;
+            var acc = device.Accelerator;
             Console.WriteLine($"Accelerator: {entry.Id} {entry.Name}");
             var result = ModelOptions.Evaluate(new KernelLibrary(acc), state.Parameters, test);
 

@@ -13,12 +13,11 @@ public static class PredictCommand
         var model = ModelOptions.Model();
         var index = new Option<int?>("--index", "-i") { Description = "Index of a test-set image (0..9999).", HelpName = "I" };
         var image = new Option<string?>("--image") { Description = "A 28x28 PNG, light garment on a dark background as in Fashion-MNIST (color is converted to gray).", HelpName = "FILE.png" };
-        var accelerator = CommandLine.AcceleratorOption();
-        var device = CommandLine.DeviceOption();
+        var devices = new DeviceOptions();
         var data = Options.DataDirectory();
         var command = new Command("predict", "Print the three most likely classes, with probabilities, for one test image (--index) or a 28x28 PNG (--image).")
         {
-            model, index, image, accelerator, device, data,
+            model, index, image, devices.Accelerator, devices.Device, data,
         };
         command.Validators.Add(r =>
         {
@@ -45,10 +44,8 @@ public static class PredictCommand
                 what = path;
             }
 
-            using var catalog = new DeviceCatalog();
-            var entry = CommandLine.SelectDevice(catalog, parse.GetValue(accelerator)!, parse.GetValue(device));
-            using var acc = catalog.Create(entry);
-            var result = ModelOptions.Evaluate(new KernelLibrary(acc), state.Parameters, set);
+            using var device = devices.Open(parse);
+            var result = ModelOptions.Evaluate(new KernelLibrary(device.Accelerator), state.Parameters, set);
             var p = result.Probabilities(0);
             Console.WriteLine($"Prediction for {what}:");
             var table = new TextTable("rank", "class", "probability");

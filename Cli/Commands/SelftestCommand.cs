@@ -13,8 +13,7 @@ public static class SelftestCommand
 {
     public static Command Create()
     {
-        var accelerator = CommandLine.AcceleratorOption();
-        var device = CommandLine.DeviceOption();
+        var devices = new DeviceOptions();
         var variant = new Option<string>("--variant")
         {
             Description = "Which GEMM kernel variant to check: auto (the one the device uses), all, or one of " +
@@ -26,14 +25,14 @@ public static class SelftestCommand
             $"Run every kernel's forward and backward pass on one device against the C# reference and print the errors. " +
             $"Passes when |kernel - reference| <= {CheckResult.Tolerance:0e0} * max(1, |reference|) everywhere. Exit code 0 only when all pass.")
         {
-            accelerator, device, variant,
+            devices.Accelerator, devices.Device, variant,
         };
         command.SetAction(parse =>
         {
-            using var catalog = new DeviceCatalog();
-            var entry = CommandLine.SelectDevice(catalog, parse.GetValue(accelerator)!, parse.GetValue(device));
+            using var device = devices.Open(parse);
+            var entry = device.Entry;
             Console.WriteLine($"Self-test on {entry.Id}: {entry.Name}");
-            using var acc = catalog.Create(entry);
+            var acc = device.Accelerator;
             var clock = Stopwatch.StartNew();
             string which = parse.GetValue(variant)!;
             GemmVariant?[] variants = which switch

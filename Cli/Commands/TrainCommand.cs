@@ -14,8 +14,7 @@ public static class TrainCommand
     public static Command Create()
     {
         var defaults = new TrainingConfig();
-        var accelerator = CommandLine.AcceleratorOption();
-        var device = CommandLine.DeviceOption();
+        var devices = new DeviceOptions();
         var epochs = Options.PositiveInt("--epochs", "Passes over the training set.", defaults.Epochs);
         var batchSize = Options.PositiveInt("--batch-size", "Samples per step (the last batch of an epoch may be smaller).", defaults.BatchSize);
         var lr = Options.PositiveDouble("--lr", "Adam's learning rate.", defaults.LearningRate);
@@ -38,7 +37,7 @@ public static class TrainCommand
 
         var command = new Command("train", "Train the seed's CNN on Fashion-MNIST. Writes OUT/metrics.csv (a row per epoch), OUT/model.safetensors (after every epoch) and OUT/summary.json.")
         {
-            accelerator, device, epochs, batchSize, lr, seed, valSplit, dropout, limitTrain, limitTest, data, download, output, force, init, resume, profile,
+            devices.Accelerator, devices.Device, epochs, batchSize, lr, seed, valSplit, dropout, limitTrain, limitTest, data, download, output, force, init, resume, profile,
         };
         command.SetAction(parse => Run(parse, CommandLine.WatchInterrupts()));
         int Run(ParseResult parse, CancellationToken cancel)
@@ -82,14 +81,14 @@ public static class TrainCommand
             if (trainCount < 1) throw new UsageException($"--val-split {config.ValSplit} leaves no training samples out of {trainCount + valCount}");
             if (config.BatchSize > trainCount) throw new UsageException($"--batch-size {config.BatchSize} is larger than the {trainCount} training samples (1..{trainCount})");
 
-            using var catalog = new DeviceCatalog();
-            var entry = CommandLine.SelectDevice(catalog, parse.GetValue(accelerator)!, parse.GetValue(device));
+            using var device = devices.Open(parse);
+            var entry = device.Entry;
             long needed = Network.DeviceBytes(config.BatchSize) + train.Pixels.Length + test.Pixels.Length;
             if (needed > entry.MemoryBytes)
                 throw new UsageException($"--batch-size {config.BatchSize} needs about {DevicesCommand.FormatBytes(needed)} on {entry.Id}, which has {DevicesCommand.FormatBytes(entry.MemoryBytes)}; use a smaller --batch-size");
             if (resumePoint is null) OutputDirectory.Prepare(outDir, parse.GetValue(force));
 
-            using var acc = catalog.Create(entry);
+            var acc = device.Accelerator;
             Console.WriteLine($"Accelerator: {entry.Id} {entry.Name}");
             Console.WriteLine($"Data: {dataDir}");
             var compileClock = System.Diagnostics.Stopwatch.StartNew();
