@@ -1,4 +1,5 @@
 using FashionGpu.Kernels;
+using FashionGpu.Training.Data;
 using FashionGpu.Training.Model;
 using ILGPU;
 using ILGPU.Runtime;
@@ -37,6 +38,16 @@ public sealed class Evaluator : IDisposable
     private readonly Network network;
     private readonly MemoryBuffer1D<int, Stride1D.Dense> identityOrder;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> totals;
+
+    /// <summary>Runs the network with <paramref name="parameters"/> over every image of <paramref name="set"/> (evaluate, predict).</summary>
+    public static EvaluationResult Run(KernelLibrary kernels, float[] parameters, ImageSet set, int batchSize = 256)
+    {
+        using var network = new Network(kernels, Math.Min(batchSize, Math.Max(1, set.Count)), 0, 0);
+        network.Parameters.CopyFromCPU(parameters);
+        using var data = new DeviceDataset(kernels.Accelerator, set);
+        using var evaluator = new Evaluator(kernels, network, set.Count);
+        return evaluator.Evaluate(data, 0, set.Count, set.Labels);
+    }
 
     /// <param name="maxSamples">The largest index range any evaluation will cover.</param>
     public Evaluator(KernelLibrary kernels, Network network, int maxSamples)

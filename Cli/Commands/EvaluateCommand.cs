@@ -36,7 +36,7 @@ public static class EvaluateCommand
             var entry = device.Entry;
             var acc = device.Accelerator;
             Console.WriteLine($"Accelerator: {entry.Id} {entry.Name}");
-            var result = ModelOptions.Evaluate(new KernelLibrary(acc), state.Parameters, test);
+            var result = Evaluator.Run(new KernelLibrary(acc), state.Parameters, test);
 
             Console.WriteLine($"Model: {modelPath}");
             Console.WriteLine($"Test loss {result.Loss:0.0000}, accuracy {result.Accuracy:P2} ({result.Correct} of {result.Count})");
@@ -66,15 +66,5 @@ public static class ModelOptions
     {
         if (!File.Exists(path)) throw new UsageException(Directory.Exists(path) ? $"--model: {path} is a directory, not a file" : $"--model: {path} does not exist");
         return ModelCheckpoint.Load(path, ParameterLayout.Seed);
-    }
-
-    /// <summary>Runs the network over every image of <paramref name="set"/>.</summary>
-    public static EvaluationResult Evaluate(KernelLibrary kernels, float[] parameters, ImageSet set, int batchSize = 256)
-    {
-        using var network = new Network(kernels, Math.Min(batchSize, Math.Max(1, set.Count)), 0, 0);
-        network.Parameters.CopyFromCPU(parameters);
-        using var data = new DeviceDataset(kernels.Accelerator, set);
-        using var evaluator = new Evaluator(kernels, network, set.Count);
-        return evaluator.Evaluate(data, 0, set.Count, set.Labels);
     }
 }

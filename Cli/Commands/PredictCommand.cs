@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FashionGpu.Kernels;
+using FashionGpu.Training;
 using FashionGpu.Training.Data;
 using SkiaSharp;
 
@@ -45,7 +46,7 @@ public static class PredictCommand
             }
 
             using var device = devices.Open(parse);
-            var result = ModelOptions.Evaluate(new KernelLibrary(device.Accelerator), state.Parameters, set);
+            var result = Evaluator.Run(new KernelLibrary(device.Accelerator), state.Parameters, set);
             var p = result.Probabilities(0);
             Console.WriteLine($"Prediction for {what}:");
             var table = new TextTable("rank", "class", "probability");

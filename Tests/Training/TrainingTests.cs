@@ -67,13 +67,7 @@ public sealed class TrainingTests
 
         // The values are the trained ones: evaluating them reproduces the run's test result exactly.
         var state = ModelCheckpoint.Load(outcome.ModelPath, ParameterLayout.Seed, requireOptimizer: true);
-        var k = Backends.Get("cpu");
-        using var network = new Network(k, 64, 0, 0);
-        network.Parameters.CopyFromCPU(state.Parameters);
-        var test = Data.Test.Take(100);
-        using var data = new DeviceDataset(k.Accelerator, test);
-        using var evaluator = new Evaluator(k, network, test.Count);
-        var again = evaluator.Evaluate(data, 0, test.Count, test.Labels);
+        var again = Evaluator.Run(Backends.Get("cpu"), state.Parameters, Data.Test.Take(100), batchSize: 64);
         Assert.That(again.Correct, Is.EqualTo(outcome.Test.Correct));
         Assert.That(again.Logits, Is.EqualTo(outcome.Test.Logits));
         // Training moved the weights away from a fresh Glorot initialisation with the same seed.

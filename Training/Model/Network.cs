@@ -95,8 +95,8 @@ public sealed class Network : IDisposable
         return buffer.View;
     }
 
-    public ArrayView<float> Parameter(string name) => Slice(Parameters, name);
-    public ArrayView<float> Gradient(string name) => Slice(Gradients, name);
+    private ArrayView<float> Parameter(string name) => Slice(Parameters, name);
+    private ArrayView<float> Gradient(string name) => Slice(Gradients, name);
     private ArrayView<float> Slice(ArrayView<float> all, string name)
     {
         var t = Layout[name];
