@@ -39,7 +39,7 @@ foreach (var kindName in rest.Count > 0 ? rest : ["opencl", "cpu"])
     using var totals = acc.Allocate1D<float>(2000);
     void Step(int s) {
         var m1 = new DropoutMask(1, (uint)s, 0.25f); var m2 = new DropoutMask(2, (uint)s, 0.5f);
-        net.Forward(B, m1, m2); net.Loss(B, true, s, totals.View); net.Backward(B, m1, m2); net.AdamUpdate(new AdamSettings().ForStep(s + 1));
+        net.TrainStep(B, m1, m2, new AdamSettings().ForStep(s + 1), s, totals.View);
     }
     Step(0); acc.Synchronize();
     var sw = Stopwatch.StartNew(); int n = 5;

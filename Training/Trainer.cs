@@ -103,10 +103,7 @@ public sealed class Trainer : IDisposable
             profiler?.Start();
             k.Ops.GatherBatch(batch, Train.PixelsPerImage, Train.Pixels, Train.Labels, trainOrder.View.SubView(start, batch), Network.Images, Network.Labels);
             profiler?.Lap("gather batch", Phase.Data);
-            Network.Forward(batch, m1, m2);
-            Network.Loss(batch, gradient: true, slot: s, totals.View);
-            Network.Backward(batch, m1, m2);
-            Network.AdamUpdate(Adam.ForStep(Step));
+            Network.TrainStep(batch, m1, m2, Adam.ForStep(Step), slot: s, totals.View);
             // One synchronisation per step: launches queue up, and the host never runs far ahead.
             // The step's loss sum (8 bytes) comes back to stop at the first non-finite loss.
             accelerator.Synchronize();

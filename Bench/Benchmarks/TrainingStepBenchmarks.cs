@@ -63,10 +63,7 @@ public class TrainingStepBenchmarks : IHasFlops
         var m2 = new DropoutMask(2, (uint)step, 0.5f);
         int start = (int)(step * Batch % (1024 - Batch));
         setup.Kernels.Ops.GatherBatch(Batch, 784, pixels.View, classes.View, order.View.SubView(start, Batch), network.Images, network.Labels);
-        network.Forward(Batch, m1, m2);
-        network.Loss(Batch, gradient: true, slot: 0, totals.View);
-        network.Backward(Batch, m1, m2);
-        network.AdamUpdate(new AdamSettings().ForStep(step));
+        network.TrainStep(Batch, m1, m2, new AdamSettings().ForStep(step), slot: 0, totals.View);
         setup.Accelerator.Synchronize();
     }
 

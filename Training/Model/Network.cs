@@ -186,6 +186,19 @@ public sealed class Network : IDisposable
         p?.Lap("conv1", Phase.Backward, c1.MultiplyAdds);
     }
 
+    /// <summary>
+    /// One training step on the batch already in <see cref="Images"/> and <see cref="Labels"/>:
+    /// forward, loss and its gradient (sums into <paramref name="slot"/> of <paramref name="totals"/>),
+    /// backward, Adam. Launches only; the caller synchronises.
+    /// </summary>
+    public void TrainStep(int batch, DropoutMask? dropout1, DropoutMask? dropout2, AdamStep adam, int slot, ArrayView<float> totals)
+    {
+        Forward(batch, dropout1, dropout2);
+        Loss(batch, gradient: true, slot, totals);
+        Backward(batch, dropout1, dropout2);
+        AdamUpdate(adam);
+    }
+
     public void AdamUpdate(AdamStep step)
     {
         k.Adam.Update(Layout.Count, step, Parameters, Gradients, AdamM, AdamV);
