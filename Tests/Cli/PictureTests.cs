@@ -48,11 +48,8 @@ public sealed class PictureTests
     public void TrainingCurvesHaveAxisLabels()
     {
         var epochs = Enumerable.Range(1, 5).Select(e => new EpochMetrics(e, 1.0 / e, 0.5 + e / 20.0, 1.1 / e, 0.5 + e / 25.0, 1e-3, 10, 1000, "cpu:0")).ToList();
-        string dir = CliRunner.TempDir();
-        TrainingCurvesPlot.Save(Path.Combine(dir, "on.png"), epochs, labels: true);
-        TrainingCurvesPlot.Save(Path.Combine(dir, "off.png"), epochs, labels: false);
-        using var on = SKBitmap.Decode(Path.Combine(dir, "on.png"));
-        using var off = SKBitmap.Decode(Path.Combine(dir, "off.png"));
+        using var on = Draw(p => TrainingCurvesPlot.Save(p, epochs, labels: true));
+        using var off = Draw(p => TrainingCurvesPlot.Save(p, epochs, labels: false));
         var yAxis = new SKRectI(0, 40, 40, 460);          // the loss panel's y label and tick labels
         var xAxis = new SKRectI(100, 465, 650, 500);      // "epoch" under the loss panel
         Assert.That(Pictures.DarkPixels(on, yAxis), Is.GreaterThan(200));
