@@ -10,8 +10,15 @@ public static class ExitCodes
     public const int Success = 0;
     /// <summary>The command ran and its answer is "no" (a failed self-test, a diverged run).</summary>
     public const int Failure = 1;
-    /// <summary>Bad flags or bad input files: one line on stderr says which and why.</summary>
+    /// <summary>Bad flags or bad input files, or an output path that cannot be written: one line on stderr says which and why.</summary>
     public const int Usage = 2;
+    /// <summary>An output file could not be written for want of space, or the storage failed (an I/O error).</summary>
+    public const int WriteFailed = 3;
+    /// <summary>Stopped by Ctrl-C or SIGTERM.</summary>
+    public const int Interrupted = 130;
+
+    /// <summary>The exit code for a file that could not be written.</summary>
+    public static int For(Training.OutputFileException e) => e.Failure == Training.WriteFailure.Path ? Usage : WriteFailed;
 }
 
 /// <summary>An error in what the user gave us; its message is one line naming the flag or file.</summary>
@@ -70,6 +77,11 @@ public static class CommandLine
             Console.Error.WriteLine($"fashiongpu: {e.Message}");
             return ExitCodes.Usage;
         }
+        catch (Training.OutputFileException e)
+        {
+            Console.Error.WriteLine($"fashiongpu: {e.Message}");
+            return ExitCodes.For(e);
+        }
         catch (KernelCompilationException e)
         {
             Console.Error.WriteLine($"fashiongpu: {e.Message}");
@@ -101,16 +113,37 @@ public sealed class DeviceOptions
     public Option<string> Accelerator { get; } = AcceleratorOption();
     public Option<int?> Device { get; } = DeviceOption();
 
-    /// <summary>Finds the device the flags name, or throws a one-line error naming what is present.</summary>
-    public OpenedDevice Open(ParseResult parse)
+    /// <summary>Whether the user named a device with --accelerator or --device.</summary>
+    public bool Given(ParseResult parse) => parse.GetResult(Accelerator) is { Implicit: false } || parse.GetResult(Device) is { Implicit: false };
+
+    /// <summary>
+    /// Finds the device the flags name, or throws a one-line error naming what is present.
+    /// Without flags and with <paramref name="saved"/> (a resumed run's <c>kind:index</c>), that device.
+    /// </summary>
+    public OpenedDevice Open(ParseResult parse, string? saved = null)
     {
         string kindText = parse.GetValue(Accelerator)!;
         if (!DeviceEntry.TryParseKind(kindText, out var kind))
             throw new UsageException($"--accelerator: unknown kind '{kindText}' (auto, cpu, opencl, cuda)");
+        int? index = parse.GetValue(Device);
+        if (saved is not null && !Given(parse))
+        {
+            var parts = saved.Split(':');
+            if (parts.Length != 2 || !DeviceEntry.TryParseKind(parts[0], out kind) || kind == AcceleratorKind.Auto || !int.TryParse(parts[1], out int savedIndex))
+                throw new UsageException($"--resume: the run's saved device '{saved}' is not KIND:INDEX; pass --accelerator (and --device) to choose one");
+            index = savedIndex;
+        }
         var catalog = new DeviceCatalog();
         try
         {
-            return new OpenedDevice(catalog, catalog.Select(kind, parse.GetValue(Device)));
+            try
+            {
+                return new OpenedDevice(catalog, catalog.Select(kind, index));
+            }
+            catch (DeviceSelectionException e) when (saved is not null && !Given(parse))
+            {
+                throw new UsageException($"--resume: the run was on {saved}, which is not here ({e.Message}); pass --accelerator (and --device) to continue it on another device");
+            }
         }
         catch
         {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using FashionGpu.Training;
 
 namespace FashionGpu.Cli;
 
@@ -24,24 +25,21 @@ public static class Options
     public static Option<int> PositiveInt(string name, string description, int defaultValue)
     {
         var o = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue, HelpName = "N" };
-        o.Validators.Add(r => { if (TryGet<int>(r, out var v) && v < 1) r.AddError($"{name} must be at least 1 (got {v})"); });
+        o.Validators.Add(r => { if (TryGet<int>(r, out var v)) Report(r, SettingRules.AtLeastOne(name, v)); });
         return o;
     }
 
     public static Option<int?> OptionalPositiveInt(string name, string description)
     {
         var o = new Option<int?>(name) { Description = description, HelpName = "N" };
-        o.Validators.Add(r => { if (TryGet<int?>(r, out var v) && v is < 1) r.AddError($"{name} must be at least 1 (got {v})"); });
+        o.Validators.Add(r => { if (TryGet<int?>(r, out var v) && v is { } n) Report(r, SettingRules.AtLeastOne(name, n)); });
         return o;
     }
 
-    public static Option<double> PositiveDouble(string name, string description, double defaultValue)
+    public static Option<double> LearningRate(string name, string description, double defaultValue)
     {
         var o = new Option<double>(name) { Description = description, DefaultValueFactory = _ => defaultValue, HelpName = "X" };
-        o.Validators.Add(r =>
-        {
-            if (TryGet<double>(r, out var v) && (!double.IsFinite(v) || v <= 0)) r.AddError($"{name} must be a finite number > 0 (got {v.ToString(CultureInfo.InvariantCulture)})");
-        });
+        o.Validators.Add(r => { if (TryGet<double>(r, out var v)) Report(r, SettingRules.LearningRate(name, v)); });
         return o;
     }
 
@@ -49,10 +47,7 @@ public static class Options
     public static Option<double> Fraction(string name, string description, double defaultValue)
     {
         var o = new Option<double>(name) { Description = description, DefaultValueFactory = _ => defaultValue, HelpName = "F" };
-        o.Validators.Add(r =>
-        {
-            if (TryGet<double>(r, out var v) && !(v >= 0 && v < 1)) r.AddError($"{name} must be in [0, 1) (got {v.ToString(CultureInfo.InvariantCulture)})");
-        });
+        o.Validators.Add(r => { if (TryGet<double>(r, out var v)) Report(r, SettingRules.Fraction(name, v)); });
         return o;
     }
 
@@ -73,16 +68,21 @@ public static class Options
         return o;
     }
 
+    /// <summary>"P1,P2" as the two float32 probabilities the kernels use.</summary>
     public static (float, float) ParseDropout(string text)
     {
         var parts = text.Split(',');
-        if (parts.Length != 2 || !TryProbability(parts[0], out var a) || !TryProbability(parts[1], out var b))
+        if (parts.Length != 2 || !TryFloat(parts[0], out var a) || !TryFloat(parts[1], out var b) || !SettingRules.IsProbability(a) || !SettingRules.IsProbability(b))
             throw new UsageException($"--dropout must be two probabilities in [0, 1) separated by a comma, like 0.25,0.5 (got '{text}')");
         return (a, b);
     }
 
-    private static bool TryProbability(string s, out float p) =>
-        float.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out p) && p >= 0 && p < 1;
+    private static bool TryFloat(string s, out float p) => float.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out p);
+
+    private static void Report(System.CommandLine.Parsing.OptionResult r, string? problem)
+    {
+        if (problem is not null) r.AddError(problem);
+    }
 
     public static Option<string?> DataDirectory() => new("--data")
     {

@@ -16,25 +16,25 @@ public sealed partial record EpochMetrics(
     [CsvColumn("accelerator")] string Accelerator);
 
 /// <summary>
-/// metrics.csv, written with CsvHelper: a header, then one row per epoch, flushed to disk at
-/// the end of every epoch so a killed run keeps every completed epoch.
+/// metrics.csv, written with CsvHelper: a header, then one row per epoch. Every row replaces
+/// the whole file through <see cref="OutputFile"/>, so the file on disk always holds every
+/// completed epoch and never a torn row, whenever the run is killed or the disk fills.
 /// </summary>
-public sealed class MetricsLog : IDisposable
+public sealed class MetricsLog
 {
     public const string FileName = "metrics.csv";
-    private readonly FileStream stream;
-    private readonly CsvWriter writer;
+    private readonly string path;
+    private readonly System.Text.StringBuilder text = new();
 
-    /// <summary>Creates the file (with its header), or appends to it when <paramref name="append"/>.</summary>
+    /// <summary>Creates the file (with its header), or continues the rows already in it when <paramref name="append"/>.</summary>
     public MetricsLog(string path, bool append)
     {
-        bool writeHeader = !append || !File.Exists(path) || new FileInfo(path).Length == 0;
-        stream = new FileStream(path, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.Read);
-        writer = CsvWriter.Create(stream, new CsvWriterOptions { NewLine = "\n" }, leaveOpen: true);
-        if (writeHeader)
+        this.path = path;
+        if (append && File.Exists(path)) text.Append(File.ReadAllText(path));
+        if (text.Length == 0)
         {
-            writer.WriteHeader<EpochMetrics>();
-            Flush();
+            text.Append(Format(csv => csv.WriteHeader<EpochMetrics>()));
+            OutputFile.WriteAllText(path, text.ToString());
         }
     }
 
@@ -54,26 +54,28 @@ public sealed class MetricsLog : IDisposable
         var kept = lines.Take(1).Concat(lines.Skip(1).Where(line =>
             !int.TryParse(line.Split(',')[0], System.Globalization.CultureInfo.InvariantCulture, out int epoch) || epoch <= completedEpochs)).ToList();
         if (kept.Count < lines.Count)
-            notes.Add($"{path}: dropped {lines.Count - kept.Count} row(s) after epoch {completedEpochs}, the last epoch in the checkpoint");
-        if (notes.Count > 0) AtomicFile.WriteAllText(path, string.Concat(kept.Select(l => l + "\n")));
+            notes.Add(completedEpochs == 0
+                ? $"{path}: dropped {lines.Count - kept.Count} row(s) of epochs whose checkpoint was never written"
+                : $"{path}: dropped {lines.Count - kept.Count} row(s) after epoch {completedEpochs}, the last epoch in the checkpoint");
+        if (notes.Count > 0) OutputFile.WriteAllText(path, string.Concat(kept.Select(l => l + "\n")));
         return notes;
     }
 
     public void Append(EpochMetrics row)
     {
-        writer.WriteRecord(row);
-        Flush();
+        string line = Format(csv => csv.WriteRecord(row));
+        OutputFile.WriteAllText(path, text + line);
+        text.Append(line);
     }
 
-    private void Flush()
+    private static string Format(Action<CsvWriter> write)
     {
-        writer.Flush();
-        stream.Flush(flushToDisk: true);
-    }
-
-    public void Dispose()
-    {
-        writer.Dispose();
-        stream.Dispose();
+        using var buffer = new MemoryStream();
+        using (var csv = CsvWriter.Create(buffer, new CsvWriterOptions { NewLine = "\n" }, leaveOpen: true))
+        {
+            write(csv);
+            csv.Flush();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }
 }

@@ -15,6 +15,7 @@ public interface ITrainingObserver
     void Progress(int epoch, StepProgress progress) { }
     void EpochDone(EpochMetrics metrics) { }
     void Profiled(IReadOnlyList<ProfileRow> rows, string csvPath) { }
+    /// <summary>The test set is evaluated; summary.json is written after this returns, so it marks a run whose every output is whole.</summary>
     void Finished(RunOutcome outcome) { }
 }
 
@@ -29,14 +30,18 @@ public sealed record ResumePoint(ModelState State, int CompletedEpochs, long Ste
 public sealed class TrainingDivergedException(string message) : Exception(message);
 
 /// <summary>
-/// A whole training run into an output directory: metrics.csv (a row per epoch),
-/// model.safetensors (after every epoch, replaced atomically) and summary.json at the end.
+/// A whole training run into an output directory: run.json (its settings and device, at the
+/// start), metrics.csv (a row per epoch), model.safetensors (after every epoch) and, once
+/// everything else is written, summary.json. Every file is replaced whole (<see cref="OutputFile"/>).
 /// </summary>
 public static class TrainingRun
 {
-    public const string ModelFile = "model.safetensors", SummaryFile = "summary.json", ProfileFile = "profile.csv";
+    public const string ModelFile = "model.safetensors", SummaryFile = "summary.json", ProfileFile = "profile.csv", RunFile = "run.json";
 
-    private static void WriteProfile(string path, IReadOnlyList<ProfileRow> rows) => AtomicFile.Write(path, stream =>
+    /// <summary>What run.json holds: enough to start the run again before its first checkpoint exists.</summary>
+    public sealed record RunSettings(TrainingConfig Config, string Accelerator);
+
+    private static void WriteProfile(string path, IReadOnlyList<ProfileRow> rows) => OutputFile.Write(path, stream =>
     {
         using var csv = CsvHelper.CsvWriter.Create(stream, new CsvHelper.CsvWriterOptions { NewLine = "\n" }, leaveOpen: true);
         csv.WriteRecord(["layer", "phase", "ms_per_step", "percent_of_step", "gflops"]);
@@ -55,6 +60,7 @@ public static class TrainingRun
         if (config.LimitTest is { } ls) test = test.Take(ls);
 
         Directory.CreateDirectory(outDir);
+        if (resume is null) OutputFile.WriteAllText(Path.Combine(outDir, RunFile), JsonSerializer.Serialize(new RunSettings(config, acceleratorName), JsonOptions));
         string modelPath = Path.Combine(outDir, ModelFile), metricsPath = Path.Combine(outDir, MetricsLog.FileName);
         using var trainData = new DeviceDataset(kernels.Accelerator, train);
         using var testData = new DeviceDataset(kernels.Accelerator, test);
@@ -63,37 +69,36 @@ public static class TrainingRun
         else if (config.InitFrom is { } init) trainer.Upload(ModelCheckpoint.Load(init, ParameterLayout.Seed).Parameters);
         observer.Started(new TrainingRunInfo(trainCount, valCount, test.Count, trainer.StepsPerEpoch, acceleratorName));
 
-        using (var log = new MetricsLog(metricsPath, append: resume is not null))
+        var log = new MetricsLog(metricsPath, append: resume is not null);
+        for (int epoch = (resume?.CompletedEpochs ?? 0) + 1; epoch <= config.Epochs; epoch++)
         {
-            for (int epoch = (resume?.CompletedEpochs ?? 0) + 1; epoch <= config.Epochs; epoch++)
+            var epochClock = Stopwatch.StartNew();
+            // --profile times every layer of the run's first epoch.
+            var profiler = profile && epoch == (resume?.CompletedEpochs ?? 0) + 1 ? new StepProfiler(kernels.Accelerator) : null;
+            var (loss, accuracy, trainSeconds) = trainer.TrainEpoch(epoch, p => observer.Progress(epoch, p), cancel, profiler);
+            EvaluationResult? val = valCount > 0 ? trainer.Evaluate(trainData, trainCount, valCount, train.Labels) : null;
+            var row = new EpochMetrics(epoch, loss, accuracy, val?.Loss, val?.Accuracy, config.LearningRate,
+                epochClock.Elapsed.TotalSeconds, trainCount / trainSeconds, acceleratorName);
+            // The row first, then the checkpoint: a kill between the two leaves a row newer than
+            // the checkpoint, which resuming drops; the other order would lose the row for good.
+            log.Append(row);
+            if (TestHold.Enabled) TestHold.At($"row:{epoch}");
+            var (p, m, v) = trainer.Download();
+            ModelCheckpoint.Save(modelPath, ParameterLayout.Seed, p, m, v, Metadata(config, epoch, trainer.Step, acceleratorName));
+            observer.EpochDone(row);
+            if (profiler?.Rows() is { } profileRows)
             {
-                var epochClock = Stopwatch.StartNew();
-                // --profile times every layer of the run's first epoch.
-                var profiler = profile && epoch == (resume?.CompletedEpochs ?? 0) + 1 ? new StepProfiler(kernels.Accelerator) : null;
-                var (loss, accuracy, trainSeconds) = trainer.TrainEpoch(epoch, p => observer.Progress(epoch, p), cancel, profiler);
-                EvaluationResult? val = valCount > 0 ? trainer.Evaluate(trainData, trainCount, valCount, train.Labels) : null;
-                var row = new EpochMetrics(epoch, loss, accuracy, val?.Loss, val?.Accuracy, config.LearningRate,
-                    epochClock.Elapsed.TotalSeconds, trainCount / trainSeconds, acceleratorName);
-                // The row first, then the checkpoint: a kill between the two leaves a row newer than
-                // the checkpoint, which resuming drops; the other order would lose the row for good.
-                log.Append(row);
-                var (p, m, v) = trainer.Download();
-                ModelCheckpoint.Save(modelPath, ParameterLayout.Seed, p, m, v, Metadata(config, epoch, trainer.Step, acceleratorName));
-                observer.EpochDone(row);
-                if (profiler?.Rows() is { } profileRows)
-                {
-                    string profilePath = Path.Combine(outDir, ProfileFile);
-                    WriteProfile(profilePath, profileRows);
-                    observer.Profiled(profileRows, profilePath);
-                }
+                string profilePath = Path.Combine(outDir, ProfileFile);
+                WriteProfile(profilePath, profileRows);
+                observer.Profiled(profileRows, profilePath);
             }
         }
 
         var result = trainer.Evaluate(testData, 0, test.Count, test.Labels);
         string summaryPath = Path.Combine(outDir, SummaryFile);
-        WriteSummary(summaryPath, config, result, clock.Elapsed.TotalSeconds, acceleratorName, trainCount, valCount);
         var outcome = new RunOutcome(result, test, outDir, modelPath, metricsPath, summaryPath, clock.Elapsed.TotalSeconds);
         observer.Finished(outcome);
+        WriteSummary(summaryPath, config, result, clock.Elapsed.TotalSeconds, acceleratorName, trainCount, valCount);
         return outcome;
     }
 
@@ -132,7 +137,7 @@ public static class TrainingRun
             Config = config,
             Versions = Versions(),
         };
-        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(summary, JsonOptions));
+        OutputFile.WriteAllText(path, JsonSerializer.Serialize(summary, JsonOptions));
     }
 
     public static Dictionary<string, string> Versions() => new()
@@ -142,21 +147,4 @@ public static class TrainingRun
         ["dotnet"] = Environment.Version.ToString(),
         ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
     };
-}
-
-/// <summary>Writes a file whole or not at all: a temporary file in the same directory, then a rename.</summary>
-public static class AtomicFile
-{
-    public static void WriteAllText(string path, string text) => Write(path, s => s.Write(System.Text.Encoding.UTF8.GetBytes(text)));
-
-    public static void Write(string path, Action<Stream> write)
-    {
-        string tmp = path + ".tmp";
-        using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write))
-        {
-            write(stream);
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(tmp, path, overwrite: true);
-    }
 }

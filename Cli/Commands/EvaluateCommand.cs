@@ -29,8 +29,14 @@ public static class EvaluateCommand
         {
             string modelPath = parse.GetValue(model)!;
             var state = ModelOptions.LoadWeights(modelPath);
-            var (_, test, _) = DataLoading.Load(parse.GetValue(data), download: false, cancel);
-            if (parse.GetValue(limitTest) is { } n) test = test.Take(Math.Min(n, test.Count));
+            string? outDir = parse.GetValue(output);
+            if (outDir is not null) OutputDirectory.Ensure("--out", outDir);
+            var (_, test, dataDir) = DataLoading.Load(parse.GetValue(data), download: false, cancel);
+            if (parse.GetValue(limitTest) is { } n)
+            {
+                if (n > test.Count) throw new UsageException($"--limit-test {n} is more than the {test.Count} test samples in {dataDir} (1..{test.Count}, or leave it out for all)");
+                test = test.Take(n);
+            }
 
             using var device = devices.Open(parse);
             var entry = device.Entry;
@@ -41,11 +47,11 @@ public static class EvaluateCommand
             Console.WriteLine($"Model: {modelPath}");
             Console.WriteLine($"Test loss {result.Loss:0.0000}, accuracy {result.Accuracy:P2} ({result.Correct} of {result.Count})");
             Console.WriteLine();
-            var report = parse.GetValue(output) is { } outDir
+            var report = outDir is not null
                 ? RunPictures.WriteEvaluation(outDir, result, test)
                 : ClassificationReport.From(result, FashionMnist.ClassNames);
             RunPictures.Print(report, Console.Out);
-            if (parse.GetValue(output) is { } written) Console.WriteLine($"Wrote {written}/: {RunPictures.ConfusionPng}, {RunPictures.ConfusionCsv}, {RunPictures.PerClassCsv}, {RunPictures.SamplesPng}");
+            if (outDir is not null) Console.WriteLine($"Wrote {outDir}/: {RunPictures.ConfusionPng}, {RunPictures.ConfusionCsv}, {RunPictures.PerClassCsv}, {RunPictures.SamplesPng}");
             return ExitCodes.Success;
         }
         return command;

@@ -58,21 +58,45 @@ public static class PredictCommand
         return command;
     }
 
-    /// <summary>Reads a 28x28 PNG as one unlabeled (label 0) sample; gray = luminance of RGB, alpha over black.</summary>
+    /// <summary>
+    /// Reads a 28x28 PNG as one unlabeled (label 0) sample; gray = luminance of RGB, alpha over
+    /// black. The image is decoded whole or refused: truncated or corrupt data is an error.
+    /// </summary>
     public static ImageSet ReadPng(string path)
     {
         if (!File.Exists(path)) throw new UsageException($"--image: {path} does not exist");
-        using var bitmap = SKBitmap.Decode(path) ?? throw new UsageException($"--image: {path} is not a PNG (or any image format this build can read)");
-        if (bitmap.Width != 28 || bitmap.Height != 28)
-            throw new UsageException($"--image: {path} is {bitmap.Width}x{bitmap.Height}; a 28x28 image is expected");
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"--image: {path}: cannot read: {e.Message}");
+        }
+        using var data = SKData.CreateCopy(bytes);
+        using var codec = SKCodec.Create(data) ?? throw new UsageException($"--image: {path} is not a PNG (or any image format this build can read)");
+        var size = codec.Info;
+        if (size.Width != 28 || size.Height != 28)
+            throw new UsageException($"--image: {path} is {size.Width}x{size.Height}; a 28x28 image is expected");
+        var info = new SKImageInfo(28, 28, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var rgba = new byte[info.BytesSize];
+        var result = codec.GetPixels(info, rgba);
+        if (result != SKCodecResult.Success)
+            throw new UsageException($"--image: {path} could not be decoded whole ({Describe(result)})");
         var pixels = new byte[28 * 28];
-        for (int y = 0; y < 28; y++)
-            for (int x = 0; x < 28; x++)
-            {
-                var c = bitmap.GetPixel(x, y);
-                double gray = (0.299 * c.Red + 0.587 * c.Green + 0.114 * c.Blue) * c.Alpha / 255.0;
-                pixels[y * 28 + x] = (byte)Math.Round(gray);
-            }
+        for (int i = 0; i < pixels.Length; i++)
+        {
+            double gray = (0.299 * rgba[4 * i] + 0.587 * rgba[4 * i + 1] + 0.114 * rgba[4 * i + 2]) * rgba[4 * i + 3] / 255.0;
+            pixels[i] = (byte)Math.Round(gray);
+        }
         return new ImageSet(pixels, [0], 28, 28);
     }
+
+    private static string Describe(SKCodecResult result) => result switch
+    {
+        SKCodecResult.IncompleteInput => "the data ends early: the file is truncated",
+        SKCodecResult.ErrorInInput => "the data is corrupt",
+        _ => $"decoder said {result}",
+    };
 }

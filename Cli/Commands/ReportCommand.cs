@@ -26,6 +26,8 @@ public static class ReportCommand
         };
         command.SetAction(parse =>
         {
+            string png = parse.GetValue(output)!;
+            OutputDirectory.CheckFile("--output", png);
             var files = new List<MetricsFile>();
             foreach (var arg in parse.GetValue(runs)!)
             {
@@ -50,7 +52,6 @@ public static class ReportCommand
             }
             table.Write(Console.Out);
 
-            string png = parse.GetValue(output)!;
             ComparisonPlot.Save(png, files.Select(f => (RunName(f.Path), f.Epochs)).ToList());
             Console.WriteLine($"Wrote {png}");
             return ExitCodes.Success;

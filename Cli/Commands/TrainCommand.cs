@@ -17,12 +17,12 @@ public static class TrainCommand
         var devices = new DeviceOptions();
         var epochs = Options.PositiveInt("--epochs", "Passes over the training set.", defaults.Epochs);
         var batchSize = Options.PositiveInt("--batch-size", "Samples per step (the last batch of an epoch may be smaller).", defaults.BatchSize);
-        var lr = Options.PositiveDouble("--lr", "Adam's learning rate.", defaults.LearningRate);
+        var lr = Options.LearningRate("--lr", "Adam's learning rate (a normal float32: 1.2e-38 to 3.4e38).", defaults.LearningRate);
         var seed = new Option<ulong>("--seed") { Description = "Seed for the initial weights, the shuffles and the dropout masks.", DefaultValueFactory = _ => defaults.Seed };
         var valSplit = Options.Fraction("--val-split", "Fraction of the training set held out for validation, from its end (as Keras' validation_split).", defaults.ValSplit);
         var dropout = Options.Dropout(defaults.Dropout1, defaults.Dropout2);
-        var limitTrain = Options.OptionalPositiveInt("--limit-train", "Use only the first N training samples (before the validation split).");
-        var limitTest = Options.OptionalPositiveInt("--limit-test", "Use only the first N test samples.");
+        var limitTrain = Options.OptionalPositiveInt("--limit-train", "Use only the first N training samples (before the validation split); more than the data holds is refused.");
+        var limitTest = Options.OptionalPositiveInt("--limit-test", "Use only the first N test samples; more than the data holds is refused.");
         var data = Options.DataDirectory();
         var download = new Option<bool>("--download") { Description = "When no copy of Fashion-MNIST is found, download it into ~/.keras/datasets/fashion-mnist (where Keras caches it; SHA-256 verified)." };
         var output = new Option<string?>("--out", "-o") { Description = "Output directory (default runs/<timestamp>). Must be empty or new unless --force.", HelpName = "DIR" };
@@ -31,7 +31,7 @@ public static class TrainCommand
         var profile = new Option<bool>("--profile") { Description = "Time every layer during the first epoch (forward, backward, update) and print where the step's time goes; also writes OUT/profile.csv." };
         var resume = new Option<string?>("--resume")
         {
-            Description = "Continue the run in DIR after its last completed epoch, with its settings, weights, optimizer state and random streams; appends to DIR/metrics.csv. --epochs may raise the epoch count.",
+            Description = "Continue the run in DIR after its last completed epoch (from the start if none was completed), with its settings, device, weights, optimizer state and random streams; appends to DIR/metrics.csv. --epochs may raise the epoch count; --accelerator/--device move it to another device (then it is not bit-identical).",
             HelpName = "DIR",
         };
 
@@ -43,17 +43,15 @@ public static class TrainCommand
         int Run(ParseResult parse, CancellationToken cancel)
         {
             TrainingConfig config;
-            ResumePoint? resumePoint = null;
+            ResumePlan? plan = null;
             string outDir;
             if (parse.GetValue(resume) is { } resumeDir)
             {
                 foreach (var o in new Option[] { batchSize, lr, seed, valSplit, dropout, limitTrain, limitTest, init, output, force })
                     if (parse.GetResult(o) is { Implicit: false })
-                        throw new UsageException($"{o.Name} cannot be combined with --resume: the run's settings come from {Path.Combine(resumeDir, TrainingRun.ModelFile)}");
-                (config, resumePoint) = Resume.Load(resumeDir, parse.GetResult(epochs) is { Implicit: false } ? parse.GetValue(epochs) : null);
-                foreach (var note in MetricsLog.TrimForResume(Path.Combine(resumeDir, MetricsLog.FileName), resumePoint.CompletedEpochs))
-                    Console.WriteLine(note);
-                Console.WriteLine($"Resuming {resumeDir} after epoch {resumePoint.CompletedEpochs} of {config.Epochs} (step {resumePoint.Step}).");
+                        throw new UsageException($"{o.Name} cannot be combined with --resume: the run's settings come from {resumeDir}");
+                plan = Resume.Load(resumeDir, parse.GetResult(epochs) is { Implicit: false } ? parse.GetValue(epochs) : null);
+                config = plan.Config;
                 outDir = resumeDir;
             }
             else
@@ -72,37 +70,48 @@ public static class TrainCommand
                     LimitTest = parse.GetValue(limitTest),
                     InitFrom = parse.GetValue(init),
                 };
-                if (config.InitFrom is { } initPath && !File.Exists(initPath)) throw new UsageException($"--init: {initPath} does not exist");
                 outDir = parse.GetValue(output) ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
             }
+            // A setting restored by --resume is named with the file it came from.
+            string Setting(string flag) => plan is null ? flag : $"{flag} (saved in {plan.SettingsFile})";
+            if (plan?.Point is null && config.InitFrom is { } initPath && !File.Exists(initPath)) throw new UsageException($"{Setting("--init")}: {initPath} does not exist");
 
             var (train, test, dataDir) = DataLoading.Load(parse.GetValue(data), parse.GetValue(download), cancel);
+            if (config.LimitTrain > train.Count)
+                throw new UsageException($"{Setting("--limit-train")} {config.LimitTrain} is more than the {train.Count} training samples in {dataDir} (1..{train.Count}, or leave it out for all)");
+            if (config.LimitTest > test.Count)
+                throw new UsageException($"{Setting("--limit-test")} {config.LimitTest} is more than the {test.Count} test samples in {dataDir} (1..{test.Count}, or leave it out for all)");
             var (trainCount, valCount) = config.Split(train.Count);
-            if (trainCount < 1) throw new UsageException($"--val-split {config.ValSplit} leaves no training samples out of {trainCount + valCount}");
-            if (config.BatchSize > trainCount) throw new UsageException($"--batch-size {config.BatchSize} is larger than the {trainCount} training samples (1..{trainCount})");
+            if (trainCount < 1) throw new UsageException($"{Setting("--val-split")} {config.ValSplit} leaves no training samples out of {trainCount + valCount}");
 
-            using var device = devices.Open(parse);
+            using var device = devices.Open(parse, plan?.Accelerator);
             var entry = device.Entry;
             long needed = Network.DeviceBytes(config.BatchSize) + train.Pixels.Length + test.Pixels.Length;
             if (needed > entry.MemoryBytes)
-                throw new UsageException($"--batch-size {config.BatchSize} needs about {DevicesCommand.FormatBytes(needed)} on {entry.Id}, which has {DevicesCommand.FormatBytes(entry.MemoryBytes)}; use a smaller --batch-size");
-            if (resumePoint is null) OutputDirectory.Prepare(outDir, parse.GetValue(force));
+                throw new UsageException($"{Setting("--batch-size")} {config.BatchSize} needs about {DevicesCommand.FormatBytes(needed)} on {entry.Id}, which has {DevicesCommand.FormatBytes(entry.MemoryBytes)}; use a smaller --batch-size");
+            if (config.BatchSize > trainCount) throw new UsageException($"{Setting("--batch-size")} {config.BatchSize} is larger than the {trainCount} training samples (1..{trainCount})");
+
+            if (plan is null) OutputDirectory.Prepare(outDir, parse.GetValue(force));
+            else PrintResume(plan, outDir, entry.Id);
 
             var acc = device.Accelerator;
             Console.WriteLine($"Accelerator: {entry.Id} {entry.Name}");
             Console.WriteLine($"Data: {dataDir}");
             var compileClock = System.Diagnostics.Stopwatch.StartNew();
             var kernels = new KernelLibrary(acc);
-            var observer = new ConsoleTrainingObserver(config, compileClock.Elapsed.TotalSeconds);
+            var observer = new ConsoleTrainingObserver(config, compileClock.Elapsed.TotalSeconds, plan?.CompletedEpochs ?? 0);
+            string resumeHint = $"./fashiongpu train --resume {outDir}";
             try
             {
-                TrainingRun.Execute(kernels, entry.Id, config, train, test, outDir, observer, cancel, resumePoint, parse.GetValue(profile));
+                TrainingRun.Execute(kernels, entry.Id, config, train, test, outDir, observer, cancel, plan?.Point, parse.GetValue(profile));
             }
             catch (OperationCanceledException)
             {
                 observer.ClearProgress();
-                Console.Error.WriteLine($"fashiongpu: interrupted; {outDir} holds every completed epoch. Resume with: ./fashiongpu train --resume {outDir}");
-                return 130;
+                Console.Error.WriteLine(observer.CompletedEpochs == 0
+                    ? $"fashiongpu: interrupted in epoch 1, before any epoch was completed. Resume with: {resumeHint} (it starts again from epoch 1 with the same settings)"
+                    : $"fashiongpu: interrupted; {outDir} holds epochs 1-{observer.CompletedEpochs} of {config.Epochs}. Resume with: {resumeHint}");
+                return ExitCodes.Interrupted;
             }
             catch (TrainingDivergedException e)
             {
@@ -110,20 +119,50 @@ public static class TrainCommand
                 Console.Error.WriteLine($"fashiongpu: {e.Message}. The last good checkpoint is kept in {outDir}.");
                 return ExitCodes.Failure;
             }
+            catch (OutputFileException e) when (observer.HasStarted)
+            {
+                observer.ClearProgress();
+                Console.Error.WriteLine($"fashiongpu: {e.Message}; {outDir} keeps every completed epoch: free space, then resume with: {resumeHint}");
+                return ExitCodes.For(e);
+            }
+            Console.WriteLine($"Wrote {outDir}/: {TrainingRun.RunFile}, {MetricsLog.FileName}, {TrainingRun.ModelFile}, {TrainingRun.SummaryFile}, " +
+                              $"{RunPictures.ConfusionPng}, {RunPictures.ConfusionCsv}, {RunPictures.PerClassCsv}, {RunPictures.SamplesPng}, {RunPictures.CurvesPng}");
             return ExitCodes.Success;
+        }
+
+        // Only once every check has passed: the notes say what is about to change in DIR.
+        static void PrintResume(ResumePlan plan, string dir, string device)
+        {
+            foreach (var note in MetricsLog.TrimForResume(Path.Combine(dir, MetricsLog.FileName), plan.CompletedEpochs))
+                Console.WriteLine(note);
+            if (plan.Point is null)
+                Console.WriteLine($"Resuming {dir} from the start: no epoch had been completed; settings from {plan.SettingsFile}.");
+            else if (plan.CompletedEpochs >= plan.Config.Epochs)
+                Console.WriteLine($"Resuming {dir}: all {plan.Config.Epochs} epochs are trained; writing the test evaluation and the files after it.");
+            else
+                Console.WriteLine($"Resuming {dir} after epoch {plan.CompletedEpochs} of {plan.Config.Epochs} (step {plan.Point.Step}).");
+            if (device != plan.Accelerator)
+                Console.WriteLine($"Note: the run was on {plan.Accelerator} and continues on {device}, so it will not be bit-identical to an uninterrupted run.");
         }
         return command;
     }
 }
 
 /// <summary>Prints a run as it goes: a progress line within the epoch on a terminal, one line per epoch, the test result.</summary>
-public sealed class ConsoleTrainingObserver(TrainingConfig config, double compileSeconds) : ITrainingObserver
+public sealed class ConsoleTrainingObserver(TrainingConfig config, double compileSeconds, int completedEpochs) : ITrainingObserver
 {
     private readonly bool interactive = !Console.IsOutputRedirected;
     private bool progressShown;
 
+    /// <summary>Epochs whose row and checkpoint are written, counting those before a resume.</summary>
+    public int CompletedEpochs { get; private set; } = completedEpochs;
+
+    /// <summary>True once training has begun in the output directory (its run.json is written).</summary>
+    public bool HasStarted { get; private set; }
+
     public void Started(TrainingRunInfo info)
     {
+        HasStarted = true;
         Console.WriteLine($"Samples: {info.TrainSamples} train, {info.ValSamples} validation, {info.TestSamples} test; " +
                           $"{info.StepsPerEpoch} steps of {config.BatchSize} per epoch, {config.Epochs} epochs");
         // From process start to here: runtime start-up, data loading and upload, kernel compilation.
@@ -150,6 +189,7 @@ public sealed class ConsoleTrainingObserver(TrainingConfig config, double compil
     public void EpochDone(EpochMetrics m)
     {
         ClearProgress();
+        CompletedEpochs = m.Epoch;
         string val = m.ValLoss is { } vl ? $"  val_loss {vl:0.0000}  val_acc {m.ValAccuracy:P2}" : "";
         Console.WriteLine($"epoch {m.Epoch}/{config.Epochs}  loss {m.TrainLoss:0.0000}  acc {m.TrainAccuracy:P2}{val}  {m.EpochSeconds:0.0} s  {m.SamplesPerSecond:0} samples/s");
     }
@@ -170,7 +210,5 @@ public sealed class ConsoleTrainingObserver(TrainingConfig config, double compil
         RunPictures.WriteEvaluation(o.OutputDirectory, o.Test, o.TestImages);
         // From the log rather than this process's memory: a resumed run's curves start at epoch 1.
         RunPictures.WriteCurves(o.OutputDirectory, MetricsReader.Read(o.MetricsPath).Epochs);
-        Console.WriteLine($"Wrote {o.OutputDirectory}/: {MetricsLog.FileName}, {TrainingRun.ModelFile}, {TrainingRun.SummaryFile}, " +
-                          $"{RunPictures.ConfusionPng}, {RunPictures.ConfusionCsv}, {RunPictures.PerClassCsv}, {RunPictures.SamplesPng}, {RunPictures.CurvesPng}");
     }
 }

@@ -62,7 +62,7 @@ public static class ConfusionMatrixPlot
         }
         plot.Axes.Margins(0, 0);
         plot.Layout.Fixed(new PixelPadding(170, 120, 140, 50));
-        plot.SavePng(path + ".tmp.png", Width, Height);
-        File.Move(path + ".tmp.png", path, overwrite: true);
+        var png = plot.GetImageBytes(Width, Height, ImageFormat.Png);
+        Training.OutputFile.Write(path, s => s.Write(png));
     }
 }

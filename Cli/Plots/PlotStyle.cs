@@ -50,6 +50,6 @@ public static class PlotStyle
     {
         using var image = surface.Snapshot();
         using var data = image.Encode(SKEncodedImageFormat.Png, 100);
-        Training.AtomicFile.Write(path, s => data.SaveTo(s));
+        Training.OutputFile.Write(path, s => data.SaveTo(s));
     }
 }

@@ -13,7 +13,6 @@ public static class RunPictures
     /// <summary>Confusion matrix (PNG and CSV), per-class scores (CSV) and sample predictions; returns the report for printing.</summary>
     public static ClassificationReport WriteEvaluation(string dir, EvaluationResult test, ImageSet testImages)
     {
-        Directory.CreateDirectory(dir);
         var report = ClassificationReport.From(test, FashionMnist.ClassNames);
         report.WriteConfusionCsv(Path.Combine(dir, ConfusionCsv));
         report.WritePerClassCsv(Path.Combine(dir, PerClassCsv));

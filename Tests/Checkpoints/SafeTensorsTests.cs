@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
+using FashionGpu.Training;
 using FashionGpu.Training.Checkpoints;
 using NUnit.Framework;
 
@@ -158,9 +159,10 @@ public sealed class SafeTensorsTests
     {
         var path = Path.Combine(_dir, "no-such-dir", "model.safetensors");
 
-        var ex = Assert.Throws<CheckpointFileException>(() => SafeTensors.Write(path, [new Tensor("w", [1], [5f])], Metadata))!;
+        var ex = Assert.Throws<OutputFileException>(() => SafeTensors.Write(path, [new Tensor("w", [1], [5f])], Metadata))!;
 
-        Assert.That(ex.Message, Does.StartWith(path + ": ").And.Contain("directory does not exist"));
+        Assert.That(ex.Message, Does.StartWith(path + ": cannot write: ").And.Contain("does not exist"));
+        Assert.That(ex.Failure, Is.EqualTo(WriteFailure.Path));
     }
 
     [Test]

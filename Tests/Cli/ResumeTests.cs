@@ -85,7 +85,7 @@ public sealed class ResumeTests
         string dir = Path.Combine(TempDir(), "run");
         Assert.That(Run(Train(dir, 1)).ExitCode, Is.EqualTo(0));
         AssertUsageError(Run("train", "--resume", dir), "already completed 1 of 1 epochs", "--epochs");
-        AssertUsageError(Run("train", "--resume", TempDir()), "has no model.safetensors");
+        AssertUsageError(Run("train", "--resume", TempDir()), "holds no run to resume");
         AssertUsageError(Run("train", "--resume", dir, "--lr", "0.1"), "--lr cannot be combined with --resume");
     }
 

@@ -26,48 +26,25 @@ public static class SafeTensors
 
     /// <summary>
     /// Writes <paramref name="tensors"/> (in the order given, data contiguous) with
-    /// <paramref name="metadata"/>. The file is written as PATH.tmp beside the target, flushed
-    /// to disk, then moved over PATH, so a crash mid-write never leaves a half-written
-    /// checkpoint under the real name.
+    /// <paramref name="metadata"/>, through <see cref="OutputFile"/>: a crash mid-write never
+    /// leaves a half-written checkpoint under the real name.
     /// </summary>
     /// <exception cref="ArgumentException">Two tensors share a name, or a name is reserved.</exception>
-    /// <exception cref="CheckpointFileException">The file cannot be written.</exception>
+    /// <exception cref="OutputFileException">The file cannot be written.</exception>
     public static void Write(string path, IReadOnlyList<Tensor> tensors, IReadOnlyDictionary<string, string> metadata)
     {
         ArgumentNullException.ThrowIfNull(tensors);
         ArgumentNullException.ThrowIfNull(metadata);
         var header = BuildHeader(tensors, metadata);
 
-        var temp = path + ".tmp";
-        try
+        OutputFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
-            {
-                Span<byte> length = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
-                stream.Write(length);
-                stream.Write(header);
-                foreach (var tensor in tensors)
-                {
-                    WriteLittleEndian(stream, tensor.Data);
-                }
-
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, path, overwrite: true);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            TryDelete(temp);
-            var problem = ex switch
-            {
-                DirectoryNotFoundException => "cannot write: the directory does not exist",
-                UnauthorizedAccessException => "cannot write: permission denied",
-                _ => $"cannot write: {ex.Message}",
-            };
-            throw CheckpointFileException.For(path, problem, ex);
-        }
+            Span<byte> length = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+            stream.Write(length);
+            stream.Write(header);
+            foreach (var tensor in tensors) WriteLittleEndian(stream, tensor.Data);
+        });
     }
 
     /// <summary>
@@ -449,18 +426,6 @@ public static class SafeTensors
         {
             throw CheckpointFileException.For(
                 path, $"trailing data: the data section is {dataLength} bytes but the tensors cover {covered}");
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // Best effort: the write error being reported matters more.
         }
     }
 }

@@ -114,39 +114,33 @@ public static class DatasetDownloader
 
     private static async Task DownloadOneAsync(Uri url, string target, string sha256, HttpClient client, CancellationToken ct)
     {
-        // Unique per attempt, so two concurrent downloads never write the same temporary file.
-        var temp = $"{target}.{Guid.NewGuid():N}.tmp";
         try
         {
-            using (var response = await client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false))
+            using var response = await client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
             {
-                if (!response.IsSuccessStatusCode)
+                throw DataFileException.For(url.ToString(), $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+            }
+
+            // Published under the real name only once the whole file is there and verified.
+            await OutputFile.WriteAsync(target, output => response.Content.CopyToAsync(output, ct), verify: temp =>
+            {
+                string actual;
+                try
                 {
-                    throw DataFileException.For(url.ToString(), $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+                    actual = DecompressedSha256(temp);
+                }
+                catch (InvalidDataException ex)
+                {
+                    throw DataFileException.For(url.ToString(), $"downloaded content is not valid gzip: {ex.Message}", ex);
                 }
 
-                await using var output = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
-                await response.Content.CopyToAsync(output, ct).ConfigureAwait(false);
-                output.Flush(flushToDisk: true);
-            }
-
-            string actual;
-            try
-            {
-                actual = DecompressedSha256(temp);
-            }
-            catch (InvalidDataException ex)
-            {
-                throw DataFileException.For(url.ToString(), $"downloaded content is not valid gzip: {ex.Message}", ex);
-            }
-
-            if (!string.Equals(actual, sha256, StringComparison.OrdinalIgnoreCase))
-            {
-                throw DataFileException.For(
-                    url.ToString(), $"SHA-256 mismatch: the decompressed content hashes to {actual}, expected {sha256}");
-            }
-
-            File.Move(temp, target, overwrite: true);
+                if (!string.Equals(actual, sha256, StringComparison.OrdinalIgnoreCase))
+                {
+                    throw DataFileException.For(
+                        url.ToString(), $"SHA-256 mismatch: the decompressed content hashes to {actual}, expected {sha256}");
+                }
+            }).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is HttpRequestException or HttpIOException)
         {
@@ -157,26 +151,6 @@ public static class DatasetDownloader
         {
             // HttpClient reports its own timeout as a cancellation; the user did not cancel.
             throw DataFileException.For(url.ToString(), $"timed out after {client.Timeout.TotalSeconds:0} s", ex);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw DataFileException.For(url.ToString(), $"cannot save to {target}: {ex.Message}", ex);
-        }
-        finally
-        {
-            TryDelete(temp);
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // Best effort: the error being reported matters more than a leftover temp file.
         }
     }
 }

@@ -81,7 +81,7 @@ public sealed class ClassificationReport
 
     private static string F(double v) => v.ToString("0.0000", CultureInfo.InvariantCulture);
 
-    private static void WriteCsv(string path, Action<CsvWriter> write) => AtomicFile.Write(path, stream =>
+    private static void WriteCsv(string path, Action<CsvWriter> write) => OutputFile.Write(path, stream =>
     {
         using var csv = CsvWriter.Create(stream, new CsvWriterOptions { NewLine = "\n" }, leaveOpen: true);
         write(csv);
