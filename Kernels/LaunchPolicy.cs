@@ -123,9 +123,11 @@ public sealed class LaunchPolicy
     /// taps: when that computes fewer padded tile slots (4 * lanes on one side, 4 on the other).
     /// conv1 (9 taps, 32 channels, 8 lanes): 12 x 32 slots instead of 32 x 32.
     /// </summary>
-    public bool WeightLanesOverChannels(long taps, long channels)
+    public bool WeightLanesOverChannels(long taps, long channels) => WeightLanesOverChannels(Lanes, taps, channels);
+
+    public static bool WeightLanesOverChannels(int lanes, long taps, long channels)
     {
-        long wide = 4L * Lanes;
+        long wide = 4L * lanes;
         long overTaps = (taps + wide - 1) / wide * wide * ((channels + 3) / 4 * 4);
         long overChannels = (taps + 3) / 4 * 4 * ((channels + wide - 1) / wide * wide);
         return overChannels < overTaps;

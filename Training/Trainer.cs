@@ -112,7 +112,7 @@ public sealed class Trainer : IDisposable
                 throw new TrainingDivergedException(
                     $"the loss became {stepTotals[0]} at epoch {epoch}, step {s + 1} of {steps}; try a lower --lr (now {Config.LearningRate.ToString(System.Globalization.CultureInfo.InvariantCulture)})");
             seen += batch;
-            if (TestHold.Enabled) TestHold.At($"step:{epoch}:{s + 1}");
+            if (TestHold.Enabled) TestHold.At($"step:{epoch}:{s + 1}", cancel);
             if (progress is not null && (s + 1 == steps || clock.ElapsedMilliseconds / 250 > reportedSteps))
             {
                 reportedSteps = (int)(clock.ElapsedMilliseconds / 250);

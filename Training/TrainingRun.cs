@@ -82,7 +82,7 @@ public static class TrainingRun
             // The row first, then the checkpoint: a kill between the two leaves a row newer than
             // the checkpoint, which resuming drops; the other order would lose the row for good.
             log.Append(row);
-            if (TestHold.Enabled) TestHold.At($"row:{epoch}");
+            if (TestHold.Enabled) TestHold.At($"row:{epoch}", cancel);
             var (p, m, v) = trainer.Download();
             ModelCheckpoint.Save(modelPath, ParameterLayout.Seed, p, m, v, Metadata(config, epoch, trainer.Step, acceleratorName));
             observer.EpochDone(row);

@@ -96,7 +96,27 @@ public static class ReferenceOps
 
     /// <summary>Dropout's derivative is the forward pass itself (it is linear for a fixed mask).</summary>
     public static double[] Dropout(DropoutMask mask, double[] values) =>
-        values.Select((v, i) => CounterHash.Keep(mask.Seed, mask.Step, (uint)i, mask.P) ? v / (1.0 - mask.P) : 0).ToArray();
+        values.Select((v, i) => DropoutKeeps(mask.Seed, mask.Step, (ulong)i, mask.P) ? v / (1.0 - mask.P) : 0).ToArray();
+
+    /// <summary>
+    /// The dropout mask from its definition, written apart from the kernel's <see cref="CounterHash"/>
+    /// (64-bit arithmetic, masked to 32 bits): element i at step t is kept when
+    /// u = (H(seed, t, i) >> 8) / 2^24 >= p, with H = mix(mix(mix(seed) ^ t) ^ i) and mix the
+    /// lowbias32 finalizer: x ^= x >> 16; x *= 0x7feb352d; x ^= x >> 15; x *= 0x846ca68b; x ^= x >> 16.
+    /// </summary>
+    public static bool DropoutKeeps(ulong seed, ulong step, ulong index, double p)
+    {
+        const ulong Low32 = 0xFFFF_FFFF;
+        static ulong Mix(ulong x)
+        {
+            x &= Low32;
+            x = (x ^ (x >> 16)) * 0x7FEB352D & Low32;
+            x = (x ^ (x >> 15)) * 0x846CA68B & Low32;
+            return x ^ (x >> 16);
+        }
+        ulong h = Mix(Mix(Mix(seed) ^ (step & Low32)) ^ (index & Low32));
+        return (h >> 8) / 16777216.0 >= p;
+    }
 
     public static double[] DenseForward(DenseShape s, double[] x, double[] weight, double[] bias)
     {

@@ -82,8 +82,9 @@ public sealed class BadFileTests
         string dir = TempDir();
         foreach (var name in new[] { "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" })
             File.WriteAllBytes(Path.Combine(dir, name + ".gz"), [0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6, 7]);
-        var r = Run("train", "--data", dir, "--out", Path.Combine(TempDir(), "o"));
+        string outDir = Path.Combine(TempDir(), "o");
+        var r = Run("train", "--data", dir, "--out", outDir);
         AssertUsageError(r, "-ubyte.gz");
-        Assert.That(Directory.Exists(Path.Combine(dir, "o")), Is.False);
+        Assert.That(Directory.Exists(outDir), Is.False, "a run refused for its data leaves no output directory behind");
     }
 }

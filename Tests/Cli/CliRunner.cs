@@ -38,12 +38,7 @@ public static class CliRunner
         return new CliResult(process.ExitCode, stdout.Result, stderr.Result);
     }
 
-    public static string TempDir()
-    {
-        string dir = Path.Combine(Path.GetTempPath(), "fashiongpu-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
+    public static string TempDir() => TestRun.TempDir();
 
     /// <summary>A usage error: exit code 2, one line on stderr naming what was wrong (and perhaps a help hint), no stack trace.</summary>
     public static void AssertUsageError(CliResult r, params string[] mentions)

@@ -24,7 +24,11 @@ public sealed class FlagTests
     [TestCase(new[] { "train", "--accelerator", "tpu" }, "tpu")]
     [TestCase(new[] { "selftest", "--device", "-1" }, "--device must be 0 or more")]
     [TestCase(new[] { "selftest", "--accelerator", "cpu", "--device", "7" }, "--device 7 is out of range")]
-    [TestCase(new[] { "selftest", "--accelerator", "cuda" }, "no cuda device found; present: cpu:0")]
+    [TestCase(new[] { "selftest", "--accelerator", "cuda", "--device", "99" }, "cuda")] // absent, or not that many: a usage error either way
+    [TestCase(new[] { "train", "--lr", "1e-50" }, "--lr 1e-50 is 0 in float32")]
+    [TestCase(new[] { "train", "--lr", "1e-40" }, "--lr 1e-40 is denormal in float32")]
+    [TestCase(new[] { "train", "--lr", "1e39" }, "--lr 1e+39 is infinite in float32")]
+    [TestCase(new[] { "train", "--dropout", "0.5,0.999999999" }, "--dropout must be two probabilities in [0, 1)")] // 1 in float32
     [TestCase(new[] { "evaluate" }, "--model")]
     [TestCase(new[] { "predict", "--model", "x.safetensors" }, "exactly one of --index I or --image FILE.png")]
     [TestCase(new[] { "frobnicate" }, "frobnicate")]
@@ -35,10 +39,28 @@ public sealed class FlagTests
         AssertUsageError(Run("train", "--limit-train", "100", "--batch-size", "500", "--out", Path.Combine(TempDir(), "run")),
             "--batch-size 500 is larger than the 90 training samples");
 
-    [Test]
-    public void ABatchTooLargeForTheDeviceSaysHowMuchMemoryItNeeds() =>
-        AssertUsageError(Run("train", "--accelerator", "opencl", "--batch-size", "50000", "--out", Path.Combine(TempDir(), "run")),
-            "--batch-size 50000 needs about", "GiB on opencl:0, which has");
+    [TestCase("--limit-train", "60001", "is more than the 60000 training samples")]
+    [TestCase("--limit-test", "10001", "is more than the 10000 test samples")]
+    public void LimitsAboveTheDataAreRefused(string flag, string value, string mention)
+    {
+        Training.RealDataset.Directory();
+        string dir = Path.Combine(TempDir(), "run");
+        AssertUsageError(Run("train", "--accelerator", "cpu", flag, value, "--out", dir), $"{flag} {value} {mention}");
+        Assert.That(Directory.Exists(dir), Is.False, "nothing written for a refused run");
+    }
+
+    /// <summary>The smallest batch that does not fit, from the device's own memory (so any device, GPUs included, is tested).</summary>
+    [TestCaseSource(typeof(Kernels.Backends), nameof(Kernels.Backends.Names))]
+    public void ABatchTooLargeForTheDeviceSaysHowMuchMemoryItNeeds(string backend)
+    {
+        var device = Kernels.Backends.Require(backend);
+        Training.RealDataset.Directory();
+        long perSample = FashionGpu.Training.Model.Network.DeviceBytes(2) - FashionGpu.Training.Model.Network.DeviceBytes(1);
+        long batch = device.MemoryBytes / perSample + 1;
+        if (batch > int.MaxValue) Assert.Ignore($"{device.Id} has {device.MemoryBytes} bytes: no int batch exceeds it");
+        AssertUsageError(Run("train", "--accelerator", backend, "--batch-size", batch.ToString(), "--out", Path.Combine(TempDir(), "run")),
+            $"--batch-size {batch} needs about", $"on {device.Id}, which has");
+    }
 
     [Test]
     public void ANonEmptyOutputDirectoryIsRefusedWithoutForce()

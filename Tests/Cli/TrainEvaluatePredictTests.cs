@@ -9,26 +9,28 @@ namespace FashionGpu.Tests.Cli;
 /// <summary>One small real training run through the CLI, then what a user does with its output directory.</summary>
 public sealed class TrainEvaluatePredictTests
 {
-    private string run = "";
+    private string run = "", backend = "";
     private CliResult trained = null!;
 
     [OneTimeSetUp]
     public void TrainOnce()
     {
         RealDataset.Directory();
+        backend = Kernels.Backends.Fastest;
+        Kernels.Backends.Require(backend);
         run = Path.Combine(TempDir(), "run");
-        trained = Run("train", "--accelerator", "opencl", "--epochs", "2", "--limit-train", "3000", "--limit-test", "1000", "--out", run);
+        trained = Run("train", "--accelerator", backend, "--epochs", "2", "--limit-train", "3000", "--limit-test", "1000", "--out", run);
     }
 
     [Test]
     public void TrainPrintsTheAcceleratorEveryEpochAndTheTestAccuracy()
     {
         Assert.That(trained.ExitCode, Is.EqualTo(0), trained.ToString());
-        Assert.That(trained.Out, Does.Contain("Accelerator: opencl:0"));
+        Assert.That(trained.Out, Does.Contain($"Accelerator: {backend}:0"));
         Assert.That(trained.Out, Does.Match(@"epoch 1/2  loss \d\.\d{4}  acc \d+\.\d\d%  val_loss \d\.\d{4}  val_acc \d+\.\d\d%  \d+\.\d s  \d+ samples/s"));
         Assert.That(trained.Out, Does.Contain("epoch 2/2"));
         Assert.That(trained.Out, Does.Match(@"Test accuracy \d+\.\d\d% \(loss \d\.\d{4}\) on 1000 images"));
-        foreach (var file in new[] { "metrics.csv", "model.safetensors", "summary.json", "confusion_matrix.png", "confusion_matrix.csv", "per_class.csv", "sample_predictions.png", "training_curves.png" })
+        foreach (var file in new[] { "run.json", "metrics.csv", "model.safetensors", "summary.json", "confusion_matrix.png", "confusion_matrix.csv", "per_class.csv", "sample_predictions.png", "training_curves.png" })
             Assert.That(File.Exists(Path.Combine(run, file)), Is.True, file);
         Assert.That(Directory.GetFiles(run, "*.tmp*"), Is.Empty, "no temporary files left behind");
     }
@@ -41,7 +43,7 @@ public sealed class TrainEvaluatePredictTests
         double accuracy = summary.RootElement.GetProperty("test_accuracy").GetDouble();
         Assert.That(summary.RootElement.GetProperty("per_class_accuracy").EnumerateObject().Count(), Is.EqualTo(10));
         string pictures = Path.Combine(TempDir(), "eval");
-        var r = Run("evaluate", "--model", Path.Combine(run, "model.safetensors"), "--accelerator", "opencl", "--limit-test", "1000", "--out", pictures);
+        var r = Run("evaluate", "--model", Path.Combine(run, "model.safetensors"), "--accelerator", backend, "--limit-test", "1000", "--out", pictures);
         Assert.That(r.ExitCode, Is.EqualTo(0), r.ToString());
         Assert.That(r.Out, Does.Contain($"accuracy {accuracy * 100:0.00}% ({correct} of 1000)"));
         foreach (var name in new[] { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot" })
@@ -50,6 +52,17 @@ public sealed class TrainEvaluatePredictTests
         Assert.That(r.Out, Does.Match(@"  [A-Za-z /-]+ -> [A-Za-z /-]+: \d+"), "the most frequent confusions");
         foreach (var file in new[] { "confusion_matrix.png", "confusion_matrix.csv", "per_class.csv", "sample_predictions.png" })
             Assert.That(File.ReadAllBytes(Path.Combine(pictures, file)), Is.EqualTo(File.ReadAllBytes(Path.Combine(run, file))), $"{file}: the same as train wrote");
+    }
+
+    [Test]
+    public void EvaluateRefusesALimitAboveTheTestSetAndAnOutThatIsAFile()
+    {
+        string model = Path.Combine(run, "model.safetensors");
+        AssertUsageError(Run("evaluate", "--model", model, "--accelerator", "cpu", "--limit-test", "10001"), "--limit-test 10001 is more than the 10000 test samples");
+        string file = Path.Combine(TempDir(), "taken");
+        File.WriteAllText(file, "mine");
+        AssertUsageError(Run("evaluate", "--model", model, "--accelerator", "cpu", "--out", file), "--out", "is a file, not a directory");
+        Assert.That(File.ReadAllText(file), Is.EqualTo("mine"));
     }
 
     [Test]
@@ -104,6 +117,22 @@ public sealed class TrainEvaluatePredictTests
         Assert.That(r.Out, Does.Contain($"Prediction for {good}"));
         AssertUsageError(Run("predict", "--model", Path.Combine(run, "model.safetensors"), "--image", big), "32x30", "28x28");
         AssertUsageError(Run("predict", "--model", Path.Combine(run, "model.safetensors"), "--image", notPng), notPng);
+    }
+
+    /// <summary>A PNG cut off after a valid header (and another with its pixel data garbled) is refused, not predicted from half an image.</summary>
+    [TestCase(0.5, false, "truncated")]
+    [TestCase(1.0, true, "could not be decoded whole")]
+    public void PredictRefusesADamagedPng(double keep, bool garble, string mention)
+    {
+        string dir = TempDir(), good = Path.Combine(dir, "good.png"), bad = Path.Combine(dir, "bad.png");
+        WritePng(good, 28, 28);
+        var bytes = File.ReadAllBytes(good);
+        Assert.That(bytes.Length, Is.GreaterThan(80), "an image with a body to damage");
+        var damaged = bytes[..(int)(bytes.Length * keep)];
+        // Past the 8-byte signature and the 25-byte IHDR chunk: the header still reads as 28x28.
+        if (garble) for (int i = 41; i < damaged.Length - 12; i++) damaged[i] ^= 0x5A;
+        File.WriteAllBytes(bad, damaged);
+        AssertUsageError(Run("predict", "--model", Path.Combine(run, "model.safetensors"), "--image", bad, "--accelerator", "cpu"), bad, mention);
     }
 
     private static void WritePng(string path, int w, int h)

@@ -41,19 +41,32 @@ public static class Backends
             if (libraries.TryGetValue((name, variant), out var library)) return library;
             if (opened.TryGetValue(name, out var open))
                 return libraries[(name, variant)] = new KernelLibrary(open, variant);
-            DeviceEntry.TryParseKind(name, out var kind);
-            var device = Catalog.Devices.FirstOrDefault(d => d.Kind == kind);
-            if (device is null)
-            {
-                string why = $"no {name} device on this machine (install pocl-opencl-icd for OpenCL on the CPU)";
-                if (OpenClRequired) Assert.Fail(why + "; CI requires it");
-                Assert.Ignore(why);
-            }
-            var accelerator = Catalog.Create(device!);
+            var accelerator = Catalog.Create(Require(name));
             opened[name] = accelerator;
             return libraries[(name, variant)] = new KernelLibrary(accelerator, variant);
         }
     }
+
+    /// <summary>
+    /// The first device of a backend, for tests that run the CLI on it in another process; when
+    /// there is none the test fails (OpenCL where required) or is ignored, with the reason.
+    /// </summary>
+    public static DeviceEntry Require(string name)
+    {
+        DeviceEntry.TryParseKind(name, out var kind);
+        var device = Catalog.Devices.FirstOrDefault(d => d.Kind == kind);
+        if (device is null)
+        {
+            string why = $"no {name} device on this machine (install pocl-opencl-icd for OpenCL on the CPU)";
+            if (OpenClRequired && name == "opencl") Assert.Fail(why + "; CI requires it");
+            Assert.Ignore(why);
+        }
+        return device!;
+    }
+
+    /// <summary>The fastest backend present for the CLI tests that need one run: OpenCL where there is a device (or it is required), else the CPU accelerator.</summary>
+    public static string Fastest =>
+        OpenClRequired || Catalog.Devices.Any(d => d.Kind == AcceleratorKind.OpenCL) ? "opencl" : "cpu";
 
     /// <summary>Called once after every test of the assembly (see <see cref="TestRun"/>).</summary>
     public static void DisposeAll()

@@ -50,6 +50,26 @@ public sealed class DropoutTests
         Assert.That(differentSeed, Is.InRange(N * 0.49, N * 0.51));
     }
 
+    /// <summary>
+    /// Known answers of the mask's hash, computed with a third, independent implementation of
+    /// lowbias32 (Python, 32-bit masks): both the kernel's hash and the reference's must give them,
+    /// so neither can drift (changing it would change every run's results).
+    /// </summary>
+    [TestCase(0u, 0u, 0u, 0x00000000u)]
+    [TestCase(1u, 1u, 1u, 0xE6E72839u)]
+    [TestCase(1234567u, 42u, 0u, 0x594BB226u)]
+    [TestCase(1234567u, 42u, 999u, 0xE720BA59u)]
+    [TestCase(77u, 123u, 1000002u, 0x595CFAD0u)]
+    [TestCase(0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0x27D672E6u)]
+    public void TheMaskHashGivesKnownAnswers(uint seed, uint step, uint index, uint hash)
+    {
+        Assert.That(CounterHash.Hash(seed, step, index), Is.EqualTo(hash), "the kernel's hash");
+        double u = (hash >> 8) / 16777216.0;
+        // The reference keeps an element exactly when its uniform u is at least p.
+        Assert.That(FashionGpu.Kernels.Reference.ReferenceOps.DropoutKeeps(seed, step, index, u), Is.True, "kept at p = u");
+        Assert.That(FashionGpu.Kernels.Reference.ReferenceOps.DropoutKeeps(seed, step, index, u + 1e-9), Is.False, "dropped just above u");
+    }
+
     [Test]
     public void SameSeedGivesTheSameMaskOnEveryBackend()
     {

@@ -9,11 +9,11 @@ namespace FashionGpu.Tests.Kernels;
 /// Every backward kernel against central finite differences of the double-precision
 /// reference forward pass. The scalar is L = sum(r * forward(...)) for a random r, so the
 /// backward kernel run with dOutput = r must give dL/d(each input). Step h = 1e-5 in double;
-/// pass when |kernel - numeric| &lt;= 1e-4 * max(1, |numeric|) per element.
+/// pass with the same rule as the reference checks (<see cref="CheckResult.Rule"/>).
 /// </summary>
 public sealed class FiniteDifferenceTests
 {
-    private const double H = 1e-5, Tolerance = 1e-4;
+    private const double H = 1e-5;
 
     public static IEnumerable<string> AllBackends => Backends.Names;
 
@@ -146,10 +146,8 @@ public sealed class FiniteDifferenceTests
 
     private static void AssertClose(string what, float[] kernel, double[] numeric)
     {
-        Assert.That(kernel, Has.Length.EqualTo(numeric.Length), what);
         Assert.That(numeric.Any(v => Math.Abs(v) > 1e-3), Is.True, $"{what}: the numeric gradient is all zero, the test would prove nothing");
-        for (int i = 0; i < kernel.Length; i++)
-            Assert.That(Math.Abs(kernel[i] - numeric[i]), Is.LessThanOrEqualTo(Tolerance * Math.Max(1, Math.Abs(numeric[i]))),
-                $"{what}[{i}]: kernel {kernel[i]}, numeric {numeric[i]}");
+        var result = KernelChecks.Compare(what, "", kernel, numeric);
+        Assert.That(result.Passed, Is.True, $"{what}: max abs error {result.MaxAbsError:g3} against max |numeric| {result.Scale:g3}: {result.WorstRatio:0.00} x the tolerance");
     }
 }

@@ -12,12 +12,15 @@ public sealed class LaunchPolicyTests
     public void EachDeviceClassGetsItsVariant(DeviceClass device, GemmVariant expected) =>
         Assert.That(LaunchPolicy.DefaultGemm(device), Is.EqualTo(expected));
 
+    /// <summary>Each device is classified by what it is (the CPU accelerator, an OpenCL CPU or GPU device) and gets its class's variant.</summary>
     [TestCaseSource(typeof(Backends), nameof(Backends.Names))]
-    public void CpuDevicesNeverPickSharedTilesByDefault(string backend)
+    public void EachBackendIsClassifiedByItsDeviceTypeAndGetsItsVariant(string backend)
     {
         var policy = Backends.Get(backend).Policy;
-        Assert.That(policy.Device, Is.Not.EqualTo(DeviceClass.Gpu), "no GPU on this machine: the backend is a CPU one");
-        Assert.That(policy.Gemm, Is.Not.EqualTo(GemmVariant.SharedTiled));
+        var device = Backends.Require(backend);
+        var expected = device.Kind == AcceleratorKind.Cpu ? DeviceClass.CpuAccelerator : device.IsGpu ? DeviceClass.Gpu : DeviceClass.OpenClCpu;
+        Assert.That(policy.Device, Is.EqualTo(expected), device.ToString());
+        Assert.That(policy.Gemm, Is.EqualTo(LaunchPolicy.DefaultGemm(expected)));
     }
 
     [TestCaseSource(typeof(Backends), nameof(Backends.Names))]
@@ -29,13 +32,12 @@ public sealed class LaunchPolicyTests
         Assert.That(size, Is.InRange(1, Math.Min(Conv2dKernels.TileBlocks, k.Accelerator.MaxNumThreadsPerGroup)));
     }
 
+    /// <summary>PoCL's 8 lanes (the rule itself, whatever device this machine has).</summary>
     [Test]
-    public void PoclPutsBackwardWeightLanesOnChannelsOnlyWhereTapsAreFew()
+    public void BackwardWeightLanesGoOnChannelsOnlyWhereTapsAreFew()
     {
-        var policy = Backends.Get("opencl", GemmVariant.Register).Policy;
-        Assert.That(policy.Lanes, Is.EqualTo(8));
-        Assert.That(policy.WeightLanesOverChannels(taps: 9, channels: 32), Is.True, "conv1: 12 x 32 slots instead of 32 x 32");
-        Assert.That(policy.WeightLanesOverChannels(taps: 288, channels: 64), Is.False, "conv2: no slot wasted either way");
-        Assert.That(policy.WeightLanesOverChannels(taps: 128, channels: 10), Is.False, "fc2: 10 channels would fill a third of 32 lanes' slots");
+        Assert.That(LaunchPolicy.WeightLanesOverChannels(lanes: 8, taps: 9, channels: 32), Is.True, "conv1: 12 x 32 slots instead of 32 x 32");
+        Assert.That(LaunchPolicy.WeightLanesOverChannels(lanes: 8, taps: 288, channels: 64), Is.False, "conv2: no slot wasted either way");
+        Assert.That(LaunchPolicy.WeightLanesOverChannels(lanes: 8, taps: 128, channels: 10), Is.False, "fc2: 10 channels would fill a third of 32 lanes' slots");
     }
 }

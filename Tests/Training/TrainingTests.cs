@@ -18,12 +18,7 @@ public sealed class TrainingTests
 
     private static readonly Lazy<(ImageSet, ImageSet)> RealData = new(() => FashionMnist.Load(RealDataset.Directory()));
 
-    private static string TempDir()
-    {
-        string dir = Path.Combine(Path.GetTempPath(), "fashiongpu-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
+    private static string TempDir() => TestRun.TempDir();
 
     private static RunOutcome Run(string backend, TrainingConfig config, string outDir) =>
         TrainingRun.Execute(Backends.Get(backend), backend, config, Data.Train, Data.Test, outDir, new Silent());
