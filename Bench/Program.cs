@@ -30,22 +30,9 @@ foreach (var kindName in rest.Count > 0 ? rest : ["opencl", "cpu"])
     using var acc = catalog.Create(catalog.Select(kind));
     var k = new KernelLibrary(acc, variant);
     if (perKernel) { TimeKernels(kindName, acc, k); continue; }
-    int B = 64;
-    using var net = new Network(k, B, 0.25f, 0.5f);
-    acc.Allocate1D(ParameterLayout.Seed.GlorotUniform(1)).View.CopyTo(net.Parameters);
-    var rng = new Random(1);
-    net.Images.CopyFromCPU(Enumerable.Range(0, B * 784).Select(_ => (float)rng.NextDouble()).ToArray());
-    net.Labels.CopyFromCPU(Enumerable.Range(0, B).Select(_ => rng.Next(10)).ToArray());
-    using var totals = acc.Allocate1D<float>(2000);
-    void Step(int s) {
-        var m1 = new DropoutMask(1, (uint)s, 0.25f); var m2 = new DropoutMask(2, (uint)s, 0.5f);
-        net.TrainStep(B, m1, m2, new AdamSettings().ForStep(s + 1), s, totals.View);
-    }
-    Step(0); acc.Synchronize();
-    var sw = Stopwatch.StartNew(); int n = 5;
-    for (int s = 1; s <= n; s++) Step(s);
-    acc.Synchronize();
-    Console.WriteLine($"{kindName} [{k.Policy.Gemm}]: {sw.Elapsed.TotalMilliseconds / n:0.0} ms/step, {B * n / sw.Elapsed.TotalSeconds:0} samples/s");
+    using var bench = new FashionGpu.Training.StepBenchmark(k, 64);
+    double ms = bench.MedianMilliseconds(rounds: 3, steps: 5);
+    Console.WriteLine($"{kindName} [{k.Policy.Gemm}]: {ms:0.0} ms/step, {64 / ms * 1000:0} samples/s");
 }
 
 static void TimeKernels(string name, Accelerator acc, KernelLibrary k)

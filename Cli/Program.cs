@@ -10,5 +10,6 @@ var root = new RootCommand("FashionGpu: train and evaluate a CNN on Fashion-MNIS
     EvaluateCommand.Create(),
     PredictCommand.Create(),
     ReportCommand.Create(),
+    BenchCommand.Create(),
 };
 return CommandLine.Run(root, args);

@@ -77,6 +77,7 @@ public sealed class FlagTests
     [TestCase("evaluate")]
     [TestCase("predict")]
     [TestCase("report")]
+    [TestCase("bench")]
     public void EveryCommandHasHelp(string command)
     {
         var r = Run(command, "--help");

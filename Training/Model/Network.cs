@@ -13,7 +13,7 @@ namespace FashionGpu.Training.Model;
 /// </summary>
 public sealed class Network : IDisposable
 {
-    private const int Pixels = ParameterLayout.ImageSize * ParameterLayout.ImageSize;
+    public const int Pixels = ParameterLayout.ImageSize * ParameterLayout.ImageSize;
     private readonly KernelLibrary k;
     private readonly List<MemoryBuffer> owned = [];
     private readonly ArrayView<float> images, conv1, pool1, conv2, pool2, fc1, logits;
