@@ -12,7 +12,7 @@ public static class ExitCodes
     public const int Failure = 1;
     /// <summary>Bad flags or bad input files, or an output path that cannot be written: one line on stderr says which and why.</summary>
     public const int Usage = 2;
-    /// <summary>An output file could not be written for want of space, or the storage failed (an I/O error).</summary>
+    /// <summary>An output file could not be written for want of space, or the storage failed (an I/O error, reading or writing).</summary>
     public const int WriteFailed = 3;
     /// <summary>Stopped by Ctrl-C or SIGTERM.</summary>
     public const int Interrupted = 130;
@@ -86,6 +86,12 @@ public static class CommandLine
         {
             Console.Error.WriteLine($"fashiongpu: {e.Message}");
             return ExitCodes.Failure;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A read or write no more specific handler named (the OS's message names the path).
+            Console.Error.WriteLine($"fashiongpu: I/O error: {string.Join(' ', e.Message.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))}");
+            return ExitCodes.WriteFailed;
         }
         finally
         {

@@ -129,8 +129,10 @@ public sealed class TrainEvaluatePredictTests
         var bytes = File.ReadAllBytes(good);
         Assert.That(bytes.Length, Is.GreaterThan(80), "an image with a body to damage");
         var damaged = bytes[..(int)(bytes.Length * keep)];
-        // Past the 8-byte signature and the 25-byte IHDR chunk: the header still reads as 28x28.
-        if (garble) for (int i = 41; i < damaged.Length - 12; i++) damaged[i] ^= 0x5A;
+        // Inside the compressed pixel data (past IDAT's tag and its 2-byte zlib header): the header still reads as 28x28.
+        int idat = System.Text.Encoding.ASCII.GetString(bytes).IndexOf("IDAT", StringComparison.Ordinal);
+        Assert.That(idat, Is.GreaterThan(0));
+        if (garble) for (int i = idat + 6; i < damaged.Length - 16; i++) damaged[i] ^= 0x5A;
         File.WriteAllBytes(bad, damaged);
         AssertUsageError(Run("predict", "--model", Path.Combine(run, "model.safetensors"), "--image", bad, "--accelerator", "cpu"), bad, mention);
     }
