@@ -59,6 +59,15 @@ public sealed class ReportTests
     }
 
     [Test]
+    public void AnOutputInAMissingDirectoryOrThatIsADirectoryIsAUsageError()
+    {
+        string dir = TempDir(), run = Write(dir, "r", Header + "1,0.5,0.8,0.4,0.85,0.001,10,100,cpu:0\n");
+        AssertUsageError(Run("report", run, "-o", Path.Combine(dir, "missing", "x.png")), "--output", "missing", "does not exist");
+        AssertUsageError(Run("report", run, "-o", dir), "--output", "is a directory");
+        Assert.That(Directory.GetFiles(dir, "*.tmp*", SearchOption.AllDirectories), Is.Empty);
+    }
+
+    [Test]
     public void ADirectoryWithoutMetricsIsAUsageError() =>
         AssertUsageError(Run("report", TempDir()), "no metrics.csv in this directory");
 }
