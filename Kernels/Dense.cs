@@ -43,10 +43,11 @@ public sealed class Dense
     private readonly Conv2d conv;
     private readonly Action<Index1D, int, DenseShape, ArrayView<float>, ArrayView<float>> backwardBias;
 
-    public Dense(Accelerator accelerator, LaunchPolicy policy)
+    /// <param name="conv">The convolution whose GEMM kernels (and scratch buffers) the dense passes share.</param>
+    public Dense(Accelerator accelerator, LaunchPolicy policy, Conv2d conv)
     {
         this.policy = policy;
-        conv = new Conv2d(accelerator, policy);
+        this.conv = conv;
         backwardBias = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, DenseShape, ArrayView<float>, ArrayView<float>>(DenseKernels.BackwardBias);
     }
 

@@ -25,11 +25,11 @@ public sealed class KernelLibrary
         Accelerator = accelerator;
         var policy = Policy = new LaunchPolicy(accelerator, forceGemm);
         // A driver that rejects a kernel gets a KernelCompilationException with its build log.
-        Conv = KernelCompilation.Compile(accelerator, () => new Conv2d(accelerator, policy));
+        var conv = Conv = KernelCompilation.Compile(accelerator, () => Conv2d.Create(accelerator, policy));
         Pool = KernelCompilation.Compile(accelerator, () => new MaxPool2d(accelerator, policy));
         Relu = KernelCompilation.Compile(accelerator, () => new Relu(accelerator, policy));
         Dropout = KernelCompilation.Compile(accelerator, () => new Dropout(accelerator, policy));
-        Dense = KernelCompilation.Compile(accelerator, () => new Dense(accelerator, policy));
+        Dense = KernelCompilation.Compile(accelerator, () => new Dense(accelerator, policy, conv));
         Loss = KernelCompilation.Compile(accelerator, () => new SoftmaxCrossEntropy(accelerator, policy));
         Adam = KernelCompilation.Compile(accelerator, () => new Adam(accelerator, policy));
         Ops = KernelCompilation.Compile(accelerator, () => new TensorOps(accelerator, policy));

@@ -35,9 +35,9 @@ public enum GemmVariant
     /// </summary>
     CpuPacked,
     /// <summary>
-    /// Real GPUs' (CUDA, OpenCL GPUs): a group computes a <see cref="Conv2dKernels.TileM"/> x
-    /// <see cref="Conv2dKernels.TileN"/> output tile, loading operand tiles of
-    /// <see cref="Conv2dKernels.TileK"/> along the sum into shared memory between group barriers;
+    /// Real GPUs' (CUDA, OpenCL GPUs): a group computes a <see cref="SharedTiledConvKernels.TileM"/> x
+    /// <see cref="SharedTiledConvKernels.TileN"/> output tile, loading operand tiles of
+    /// <see cref="SharedTiledConvKernels.TileK"/> along the sum into shared memory between group barriers;
     /// each thread owns a 4 x 4 register block of the tile. Padding and edges are read as zeros
     /// while loading, so no pack or pad pass runs. Neither PoCL nor the CPU accelerator picks it
     /// (PoCL measured slower with shared tiles; barriers cost the CPU accelerator milliseconds).
@@ -69,7 +69,7 @@ public sealed class LaunchPolicy
     /// <summary>Most groups a register-blocked launch uses; beyond that groups loop over tiles.</summary>
     public int MaxGroups { get; }
 
-    /// <summary>Threads per group of the shared-tiled kernels: a power of two, at most <see cref="Conv2dKernels.TileBlocks"/>.</summary>
+    /// <summary>Threads per group of the shared-tiled kernels: a power of two, at most <see cref="SharedTiledConvKernels.TileBlocks"/>.</summary>
     public int TiledGroupSize { get; }
 
     /// <param name="forceGemm">Use this variant instead of the device's default (tests and selftest check every variant on every backend).</param>
@@ -94,7 +94,7 @@ public sealed class LaunchPolicy
         // One thread per 4 x 4 register block of a shared tile where the device allows it. A
         // smaller group (the CPU accelerator allows one per core, 2 here) walks the blocks in
         // rounds, reloading the tiles per round: correct, slow, and only chosen by tests.
-        TiledGroupSize = Math.Min(Conv2dKernels.TileBlocks, 1 << (31 - System.Numerics.BitOperations.LeadingZeroCount((uint)accelerator.MaxNumThreadsPerGroup)));
+        TiledGroupSize = Math.Min(SharedTiledConvKernels.TileBlocks, 1 << (31 - System.Numerics.BitOperations.LeadingZeroCount((uint)accelerator.MaxNumThreadsPerGroup)));
     }
 
     /// <summary>The GEMM variant a device class uses unless told otherwise.</summary>

@@ -29,7 +29,7 @@ public sealed class LaunchPolicyTests
         var k = Backends.Get(backend, GemmVariant.SharedTiled);
         int size = k.Policy.TiledGroupSize;
         Assert.That(size & (size - 1), Is.Zero, $"{size} is a power of two, so the rounds of blocks divide the tile evenly");
-        Assert.That(size, Is.InRange(1, Math.Min(Conv2dKernels.TileBlocks, k.Accelerator.MaxNumThreadsPerGroup)));
+        Assert.That(size, Is.InRange(1, Math.Min(SharedTiledConvKernels.TileBlocks, k.Accelerator.MaxNumThreadsPerGroup)));
     }
 
     /// <summary>PoCL's 8 lanes (the rule itself, whatever device this machine has).</summary>
