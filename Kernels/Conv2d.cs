@@ -68,7 +68,7 @@ public static class Epilogue
 
 /// <summary>The convolution kernels.</summary>
 
-/// <summary>The kernels and store helpers every GEMM variant shares.</summary>
+/// <summary>The kernels and helpers several GEMM variants share: packing, stores, the bias gradient.</summary>
 public static class ConvKernels
 {
     /// <summary>Stores output pixel <paramref name="p"/> of channels n0 + lanes*j (those that exist), after the <see cref="Epilogue"/>.</summary>
@@ -107,6 +107,77 @@ public static class ConvKernels
         if (o0 + 2 < o) dWeight[(o0 + 2) * kCount + k] = v2;
         if (o0 + 3 < o) dWeight[(o0 + 3) * kCount + k] = v3;
     }
+
+    /// <summary>
+    /// packed[k * nPad + n] = weight(n, k) for tap k = (c*KH + ky)*KW + kx, zero for n &gt;= N:
+    /// the weight transposed so that the output channels a group works on lie side by side, and
+    /// padded so the GEMM loop needs no edge test (the Register and Panel variants' B operand). Small (O*K floats); rebuilt every call.
+    /// </summary>
+    public static void PackWeight(Index1D thread, int threads, ConvTaps g, int nPad, ArrayView<float> weight, ArrayView<float> packed)
+    {
+        var s = g.Shape;
+        int taps = s.KernelH * s.KernelW, total = s.InChannels * taps * nPad;
+        for (int i = thread; i < total; i += threads)
+        {
+            int k = i / nPad, n = i - k * nPad;
+            int c = k / taps, r = k - c * taps, ky = r / s.KernelW, kx = r - ky * s.KernelW;
+            // Clamped load, then select (a load under the condition is a branch PoCL cannot vectorise across work-items).
+            float v = weight[g.WeightBase + Math.Min(n, s.OutChannels - 1) * g.StrideN + c * g.StrideC + ky * g.StrideY + kx * g.StrideX];
+            packed[i] = n < s.OutChannels ? v : 0f;
+        }
+    }
+
+    /// <summary>
+    /// The im2col matrix in panels of 4 output pixels (the CpuPacked and Panel variants' A operand),
+    /// panels[(t*KPad + k)*4 + j] = input[b, c, y+ky-padY, x+kx-padX] for pixel 4t + j (clamped to
+    /// the last pixel) and tap k = (c, ky, kx), zero outside the real input and for the taps
+    /// K..KPad-1 that pad K to a multiple of 4 (so the GEMMs read whole 4-tap quads, see
+    /// <see cref="Float4x4"/>). <paramref name="s"/> is the convolution as if the input were
+    /// padded by padY/padX on every side (the backward input pass reads dOutput this way,
+    /// without building the padded copy). The forward and the CpuPacked backward weight pass share it.
+    /// </summary>
+    public static void PackPixels(ConvShape s, int padY, int padX, ArrayView<float> input, ArrayView<float> panels)
+    {
+        var panels4 = panels.Cast<Float4>();
+        int ow = s.OutW, plane = s.OutH * ow, h = s.Height - 2 * padY, w = s.Width - 2 * padX, inPlane = h * w;
+        int m = s.Batch * plane, mTiles = (m + 3) / 4, kPad = PadTo4(s.InChannels * s.KernelH * s.KernelW);
+        var zero = new Float4();
+        for (int t = Grid.GlobalIndex.X; t < mTiles; t += Grid.DimX * Group.DimX)
+        {
+            // Top-left input corner (in unpadded coordinates) and image of each of the 4 pixels.
+            int b0 = Pixel(4 * t, m, plane, ow, out int y0, out int x0), b1 = Pixel(4 * t + 1, m, plane, ow, out int y1, out int x1);
+            int b2 = Pixel(4 * t + 2, m, plane, ow, out int y2, out int x2), b3 = Pixel(4 * t + 3, m, plane, ow, out int y3, out int x3);
+            int at = t * kPad, end = at + kPad;
+            for (int c = 0; c < s.InChannels; c++)
+                for (int ky = 0; ky < s.KernelH; ky++)
+                    for (int kx = 0; kx < s.KernelW; kx++, at++)
+                    {
+                        Float4 v;
+                        v.X = Tap(input, b0, c, s.InChannels, y0 + ky - padY, x0 + kx - padX, h, w, inPlane);
+                        v.Y = Tap(input, b1, c, s.InChannels, y1 + ky - padY, x1 + kx - padX, h, w, inPlane);
+                        v.Z = Tap(input, b2, c, s.InChannels, y2 + ky - padY, x2 + kx - padX, h, w, inPlane);
+                        v.W = Tap(input, b3, c, s.InChannels, y3 + ky - padY, x3 + kx - padX, h, w, inPlane);
+                        panels4[at] = v;
+                    }
+            for (; at < end; at++) panels4[at] = zero;
+        }
+    }
+
+    /// <summary>n rounded up to a multiple of 4.</summary>
+    public static int PadTo4(int n) => (n + 3) & ~3;
+
+    /// <summary>Image b, row y and column x of flat output pixel min(p, m-1).</summary>
+    internal static int Pixel(int p, int m, int plane, int ow, out int y, out int x)
+    {
+        p = Math.Min(p, m - 1);
+        int b = p / plane, r = p - b * plane;
+        y = r / ow;
+        x = r - y * ow;
+        return b;
+    }
+
+    internal static float Tap(ArrayView<float> input, int b, int c, int channels, int y, int x, int h, int w, int inPlane) =>
+        y >= 0 && y < h && x >= 0 && x < w ? input[(b * channels + c) * inPlane + y * w + x] : 0f;
 
     /// <summary>dBias[o] = sum over b, y, x of dOutput[b,o,y,x].</summary>
     public static void BackwardBias(Index1D thread, int threads, ConvShape s, ArrayView<float> dOutput, ArrayView<float> dBias)
@@ -149,6 +220,7 @@ public abstract class Conv2d
         GemmVariant.Register => new RegisterConv2d(accelerator, policy),
         GemmVariant.CpuPacked => new CpuPackedConv2d(accelerator, policy),
         GemmVariant.SharedTiled => new SharedTiledConv2d(accelerator, policy),
+        GemmVariant.Panel => new PanelConv2d(accelerator, policy),
         _ => throw new ArgumentOutOfRangeException(nameof(policy), policy.Gemm, "unknown GEMM variant"),
     };
 

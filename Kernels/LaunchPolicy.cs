@@ -43,6 +43,13 @@ public enum GemmVariant
     /// (PoCL measured slower with shared tiles; barriers cost the CPU accelerator milliseconds).
     /// </summary>
     SharedTiled,
+    /// <summary>
+    /// Operands packed into panels first (im2col panels of 4 pixels, the weight as rows of 16
+    /// channels; for the weight gradient dOutput panels of 4 channels and im2col rows of 16 taps),
+    /// so each work-item's 4 x 16 block of outputs reads unit-stride, edge-free operands: the
+    /// shape PoCL's compiler turns into vector code within one work-item.
+    /// </summary>
+    Panel,
 }
 
 /// <summary>
@@ -101,7 +108,7 @@ public sealed class LaunchPolicy
     public static GemmVariant DefaultGemm(DeviceClass device) => device switch
     {
         DeviceClass.CpuAccelerator => GemmVariant.CpuPacked,
-        DeviceClass.OpenClCpu => GemmVariant.Register,
+        DeviceClass.OpenClCpu => GemmVariant.Panel,
         _ => GemmVariant.SharedTiled,
     };
 

@@ -11,45 +11,6 @@ namespace FashionGpu.Kernels;
 public static class CpuPackedConvKernels
 {
     /// <summary>
-    /// CpuPacked variant, step 1: the im2col matrix in panels of 4 output pixels,
-    /// panels[(t*KPad + k)*4 + j] = input[b, c, y+ky-padY, x+kx-padX] for pixel 4t + j (clamped to
-    /// the last pixel) and tap k = (c, ky, kx), zero outside the real input and for the taps
-    /// K..KPad-1 that pad K to a multiple of 4 (so the GEMMs read whole 4-tap quads, see
-    /// <see cref="Float4x4"/>). <paramref name="s"/> is the convolution as if the input were
-    /// padded by padY/padX on every side (the backward input pass reads dOutput this way,
-    /// without building the padded copy). The forward and the backward weight pass share it.
-    /// </summary>
-    public static void PackPixels(ConvShape s, int padY, int padX, ArrayView<float> input, ArrayView<float> panels)
-    {
-        var panels4 = panels.Cast<Float4>();
-        int ow = s.OutW, plane = s.OutH * ow, h = s.Height - 2 * padY, w = s.Width - 2 * padX, inPlane = h * w;
-        int m = s.Batch * plane, mTiles = (m + 3) / 4, kPad = PadTo4(s.InChannels * s.KernelH * s.KernelW);
-        var zero = new Float4();
-        for (int t = Grid.GlobalIndex.X; t < mTiles; t += Grid.DimX * Group.DimX)
-        {
-            // Top-left input corner (in unpadded coordinates) and image of each of the 4 pixels.
-            int b0 = Pixel(4 * t, m, plane, ow, out int y0, out int x0), b1 = Pixel(4 * t + 1, m, plane, ow, out int y1, out int x1);
-            int b2 = Pixel(4 * t + 2, m, plane, ow, out int y2, out int x2), b3 = Pixel(4 * t + 3, m, plane, ow, out int y3, out int x3);
-            int at = t * kPad, end = at + kPad;
-            for (int c = 0; c < s.InChannels; c++)
-                for (int ky = 0; ky < s.KernelH; ky++)
-                    for (int kx = 0; kx < s.KernelW; kx++, at++)
-                    {
-                        Float4 v;
-                        v.X = Tap(input, b0, c, s.InChannels, y0 + ky - padY, x0 + kx - padX, h, w, inPlane);
-                        v.Y = Tap(input, b1, c, s.InChannels, y1 + ky - padY, x1 + kx - padX, h, w, inPlane);
-                        v.Z = Tap(input, b2, c, s.InChannels, y2 + ky - padY, x2 + kx - padX, h, w, inPlane);
-                        v.W = Tap(input, b3, c, s.InChannels, y3 + ky - padY, x3 + kx - padX, h, w, inPlane);
-                        panels4[at] = v;
-                    }
-            for (; at < end; at++) panels4[at] = zero;
-        }
-    }
-
-    /// <summary>n rounded up to a multiple of 4.</summary>
-    public static int PadTo4(int n) => (n + 3) & ~3;
-
-    /// <summary>
     /// CpuPacked variant: the weight in 4 x 4 quads, packed[((kq*NQ + nq)*4 + i)*4 + j] = weight(n = 4nq + j,
     /// k = 4kq + i) (read through the strides of <paramref name="g"/>), zero for n &gt;= N or k &gt;= K:
     /// one <see cref="Float4x4"/> holds 4 taps of 4 output channels.
@@ -57,7 +18,7 @@ public static class CpuPackedConvKernels
     public static void PackWeightQuads(Index1D thread, int threads, ConvTaps g, int nPad, ArrayView<float> weight, ArrayView<float> packed)
     {
         var s = g.Shape;
-        int taps = s.KernelH * s.KernelW, kCount = s.InChannels * taps, total = PadTo4(kCount) * nPad, nQuads = nPad / 4;
+        int taps = s.KernelH * s.KernelW, kCount = s.InChannels * taps, total = ConvKernels.PadTo4(kCount) * nPad, nQuads = nPad / 4;
         for (int i = thread; i < total; i += threads)
         {
             int j = i & 3, r = i >> 2, row = r & 3, quad = r >> 2;
@@ -77,7 +38,7 @@ public static class CpuPackedConvKernels
     /// </summary>
     public static void PackOutputs(Index1D thread, int threads, ConvShape s, ArrayView<float> dOutput, ArrayView<float> dPanels)
     {
-        int plane = s.OutH * s.OutW, m = s.Batch * plane, o = s.OutChannels, oPad = PadTo4(o);
+        int plane = s.OutH * s.OutW, m = s.Batch * plane, o = s.OutChannels, oPad = ConvKernels.PadTo4(o);
         int total = (m + 3) / 4 * oPad * 4;
         for (int i = thread; i < total; i += threads)
         {
@@ -104,7 +65,7 @@ public static class CpuPackedConvKernels
     {
         var d16 = dPanels.Cast<Float4x4>();
         var a16 = panels.Cast<Float4x4>();
-        int kCount = s.InChannels * s.KernelH * s.KernelW, kQuads = PadTo4(kCount) / 4, o = s.OutChannels, oQuads = PadTo4(o) / 4;
+        int kCount = s.InChannels * s.KernelH * s.KernelW, kQuads = ConvKernels.PadTo4(kCount) / 4, o = s.OutChannels, oQuads = ConvKernels.PadTo4(o) / 4;
         int mTiles = (s.Batch * s.OutH * s.OutW + 3) / 4;
         // Work item = (channel quad, tap quad), tap quad fastest: neighbours share the dOutput stream.
         for (int t = Grid.GlobalIndex.X; t < oQuads * kQuads; t += Grid.DimX * Group.DimX)
@@ -145,19 +106,6 @@ public static class CpuPackedConvKernels
         }
     }
 
-    /// <summary>Image b, row y and column x of flat output pixel min(p, m-1).</summary>
-    private static int Pixel(int p, int m, int plane, int ow, out int y, out int x)
-    {
-        p = Math.Min(p, m - 1);
-        int b = p / plane, r = p - b * plane;
-        y = r / ow;
-        x = r - y * ow;
-        return b;
-    }
-
-    private static float Tap(ArrayView<float> input, int b, int c, int channels, int y, int x, int h, int w, int inPlane) =>
-        y >= 0 && y < h && x >= 0 && x < w ? input[(b * channels + c) * inPlane + y * w + x] : 0f;
-
     /// <summary>
     /// CpuPacked variant, step 2: the GEMM on pixel panels and the quad-packed weight. A thread
     /// owns 4 pixels by 4 channels; each quad of 4 taps is two 64-byte reads (<see cref="Float4x4"/>:
@@ -170,7 +118,7 @@ public static class CpuPackedConvKernels
     {
         var panels16 = panels.Cast<Float4x4>();
         var packed16 = packed.Cast<Float4x4>();
-        int plane = s.OutH * s.OutW, kQuads = PadTo4(s.InChannels * s.KernelH * s.KernelW) / 4;
+        int plane = s.OutH * s.OutW, kQuads = ConvKernels.PadTo4(s.InChannels * s.KernelH * s.KernelW) / 4;
         int m = s.Batch * plane, n = s.OutChannels, mTiles = (m + 3) / 4, nQuads = nPad / 4;
         // Work item = (pixel tile, channel quad), channel quad fastest: neighbours share a panel.
         for (int t = Grid.GlobalIndex.X; t < mTiles * nQuads; t += Grid.DimX * Group.DimX)
@@ -228,7 +176,7 @@ public sealed class CpuPackedConv2d : Conv2d
     public CpuPackedConv2d(Accelerator accelerator, LaunchPolicy policy) : base(accelerator, policy)
     {
         packWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>>(CpuPackedConvKernels.PackWeightQuads);
-        packPixels = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>>(CpuPackedConvKernels.PackPixels);
+        packPixels = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>>(ConvKernels.PackPixels);
         forward = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(CpuPackedConvKernels.ForwardCpu);
         packOutputs = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(CpuPackedConvKernels.PackOutputs);
         backwardWeight = accelerator.LoadKernel<ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(CpuPackedConvKernels.BackwardWeightCpu);
@@ -243,7 +191,7 @@ public sealed class CpuPackedConv2d : Conv2d
         var s = g.Shape;
         int group = 4 * Policy.Lanes, nPad = (s.OutChannels + group - 1) / group * group;
         // The weight is in 4 x 4 quads, so its taps are padded to a multiple of 4 too.
-        int kPad = CpuPackedConvKernels.PadTo4(s.InChannels * s.KernelH * s.KernelW), packedSize = kPad * nPad;
+        int kPad = ConvKernels.PadTo4(s.InChannels * s.KernelH * s.KernelW), packedSize = kPad * nPad;
         var w = packed.Get(packedSize);
         int t = Policy.Threads(packedSize);
         packWeight(t, t, g, nPad, weight, w);
@@ -255,16 +203,16 @@ public sealed class CpuPackedConv2d : Conv2d
 
     public override void BackwardWeight(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight)
     {
-        int kPad = CpuPackedConvKernels.PadTo4(s.InChannels * s.KernelH * s.KernelW);
+        int kPad = ConvKernels.PadTo4(s.InChannels * s.KernelH * s.KernelW);
         // The input's im2col panels (as the forward pass builds them) and dOutput in 4 x 4 tiles.
         long pixelTiles = ((long)s.Batch * s.OutH * s.OutW + 3) / 4;
         var a = panels.Get(pixelTiles * 4 * kPad);
         packPixels(Accelerator.DefaultStream, Policy.RegisterGroups(pixelTiles), s, 0, 0, input, a);
-        long dSize = pixelTiles * 4 * CpuPackedConvKernels.PadTo4(s.OutChannels);
+        long dSize = pixelTiles * 4 * ConvKernels.PadTo4(s.OutChannels);
         var d = dPanels.Get(dSize);
         int td = Policy.Threads(dSize);
         packOutputs(td, td, s, dOutput, d);
-        long quads = (long)kPad / 4 * (CpuPackedConvKernels.PadTo4(s.OutChannels) / 4);
+        long quads = (long)kPad / 4 * (ConvKernels.PadTo4(s.OutChannels) / 4);
         backwardWeight(Accelerator.DefaultStream, Policy.RegisterGroups(quads), s, d, a, dWeight);
     }
 }

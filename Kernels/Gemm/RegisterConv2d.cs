@@ -11,25 +11,6 @@ namespace FashionGpu.Kernels;
 /// <summary>The register variant's kernels.</summary>
 public static class RegisterConvKernels
 {
-    /// <summary>
-    /// packed[k * nPad + n] = weight(n, k) for tap k = (c*KH + ky)*KW + kx, zero for n &gt;= N:
-    /// the weight transposed so that the output channels a group works on lie side by side, and
-    /// padded so the GEMM loop needs no edge test. Small (O*K floats); rebuilt every call.
-    /// </summary>
-    public static void PackWeight(Index1D thread, int threads, ConvTaps g, int nPad, ArrayView<float> weight, ArrayView<float> packed)
-    {
-        var s = g.Shape;
-        int taps = s.KernelH * s.KernelW, total = s.InChannels * taps * nPad;
-        for (int i = thread; i < total; i += threads)
-        {
-            int k = i / nPad, n = i - k * nPad;
-            int c = k / taps, r = k - c * taps, ky = r / s.KernelW, kx = r - ky * s.KernelW;
-            // Clamped load, then select (a load under the condition is a branch PoCL cannot vectorise across work-items).
-            float v = weight[g.WeightBase + Math.Min(n, s.OutChannels - 1) * g.StrideN + c * g.StrideC + ky * g.StrideY + kx * g.StrideX];
-            packed[i] = n < s.OutChannels ? v : 0f;
-        }
-    }
-
     /// <summary>Output pixels per tile of the register variant's forward pass (all lanes of a group share them).</summary>
     public const int RegisterPixels = 8;
 
@@ -325,7 +306,7 @@ public sealed class RegisterConv2d : Conv2d
 
     public RegisterConv2d(Accelerator accelerator, LaunchPolicy policy) : base(accelerator, policy)
     {
-        packWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>>(RegisterConvKernels.PackWeight);
+        packWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>>(ConvKernels.PackWeight);
         forward = accelerator.LoadKernel<ConvShape, int, int, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(RegisterConvKernels.Forward);
         pad = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, int, int, int, int, ArrayView<float>, ArrayView<float>>(RegisterConvKernels.Pad);
         backwardWeight = accelerator.LoadKernel<ConvShape, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(RegisterConvKernels.BackwardWeight);

@@ -7,7 +7,7 @@ namespace FashionGpu.Tests.Kernels;
 public sealed class LaunchPolicyTests
 {
     [TestCase(DeviceClass.Gpu, GemmVariant.SharedTiled)]
-    [TestCase(DeviceClass.OpenClCpu, GemmVariant.Register)]
+    [TestCase(DeviceClass.OpenClCpu, GemmVariant.Panel)]
     [TestCase(DeviceClass.CpuAccelerator, GemmVariant.CpuPacked)]
     public void EachDeviceClassGetsItsVariant(DeviceClass device, GemmVariant expected) =>
         Assert.That(LaunchPolicy.DefaultGemm(device), Is.EqualTo(expected));

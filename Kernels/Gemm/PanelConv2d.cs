@@ -1,0 +1,256 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace FashionGpu.Kernels;
+
+// GemmVariant.Panel: the GEMMs on operands packed first so that each work-item reads what it
+// combines side by side, with unit-stride addressing and no edge tests in the hot loop. An item
+// owns a 4 x 16 block of C: per step of the sum it reads 4 values of an A panel (broadcast) and
+// 16 contiguous values of a B row, for 64 multiply-adds. PoCL runs each work-item's loops alone
+// (it vectorises across work-items only loop-free kernels), so this is the shape its compiler
+// turns into vector code within one item.
+//   forward (and backward input, on dOutput read as padded): A = the im2col panels of 4 pixels
+//     (ConvKernels.PackPixels), B = the weight as [K, N padded to 16] (ConvKernels.PackWeight);
+//   backward weight: A = dOutput in panels of 4 channels over the pixels (PackChannels),
+//     B = the im2col rows, [pixels, K padded to 16] (PackRows).
+// Every output is summed in the same order as in the other variants (taps k = 0, 1, ...; pixels
+// b, y, x), so the sums are the same. Shapes and layouts as in Conv2d.cs.
+
+/// <summary>The Panel variant's kernels.</summary>
+public static class PanelConvKernels
+{
+    /// <summary>Columns of C per work-item: the length of the contiguous B row it reads per step.</summary>
+    public const int Width = 16;
+
+    /// <summary>n rounded up to a multiple of <see cref="Width"/>.</summary>
+    public static int PadToWidth(int n) => (n + Width - 1) / Width * Width;
+
+    /// <summary>
+    /// output[b,n,y,x] = epilogue(sum over taps k of panels(pixel, k) * packed[k, n]) for the 4 pixels
+    /// of one panel and 16 output channels; <paramref name="kPad"/> is the panels' tap count (K
+    /// rounded up to 4), <paramref name="nPad"/> the packed weight's row length (N rounded up to 16).
+    /// Channels past N are computed on zero weights and not stored.
+    /// </summary>
+    public static void Forward(Index1D thread, int threads, ConvShape s, int nPad, int kPad, int epilogue,
+        ArrayView<float> panels, ArrayView<float> packed, ArrayView<float> bias, ArrayView<float> output)
+    {
+        int plane = s.OutH * s.OutW, m = s.Batch * plane, n = s.OutChannels, kCount = s.InChannels * s.KernelH * s.KernelW;
+        int mTiles = (m + 3) / 4, nTiles = nPad / Width;
+        // Work item = (pixel panel, channel block), channel block fastest: neighbours share a panel.
+        for (int t = thread; t < mTiles * nTiles; t += threads)
+        {
+            int mt = t / nTiles, n0 = (t - mt * nTiles) * Width, m0 = 4 * mt;
+            // c{i}_{j}: pixel m0 + i, channel n0 + j.
+            float c0_0 = 0, c0_1 = 0, c0_2 = 0, c0_3 = 0, c0_4 = 0, c0_5 = 0, c0_6 = 0, c0_7 = 0, c0_8 = 0, c0_9 = 0, c0_10 = 0, c0_11 = 0, c0_12 = 0, c0_13 = 0, c0_14 = 0, c0_15 = 0;
+            float c1_0 = 0, c1_1 = 0, c1_2 = 0, c1_3 = 0, c1_4 = 0, c1_5 = 0, c1_6 = 0, c1_7 = 0, c1_8 = 0, c1_9 = 0, c1_10 = 0, c1_11 = 0, c1_12 = 0, c1_13 = 0, c1_14 = 0, c1_15 = 0;
+            float c2_0 = 0, c2_1 = 0, c2_2 = 0, c2_3 = 0, c2_4 = 0, c2_5 = 0, c2_6 = 0, c2_7 = 0, c2_8 = 0, c2_9 = 0, c2_10 = 0, c2_11 = 0, c2_12 = 0, c2_13 = 0, c2_14 = 0, c2_15 = 0;
+            float c3_0 = 0, c3_1 = 0, c3_2 = 0, c3_3 = 0, c3_4 = 0, c3_5 = 0, c3_6 = 0, c3_7 = 0, c3_8 = 0, c3_9 = 0, c3_10 = 0, c3_11 = 0, c3_12 = 0, c3_13 = 0, c3_14 = 0, c3_15 = 0;
+            for (int k = 0, ai = mt * kPad * 4, bi = n0; k < kCount; k++, ai += 4, bi += nPad)
+            {
+                float a0 = panels[ai], a1 = panels[ai + 1], a2 = panels[ai + 2], a3 = panels[ai + 3];
+                float b0 = packed[bi], b1 = packed[bi + 1], b2 = packed[bi + 2], b3 = packed[bi + 3];
+                float b4 = packed[bi + 4], b5 = packed[bi + 5], b6 = packed[bi + 6], b7 = packed[bi + 7];
+                float b8 = packed[bi + 8], b9 = packed[bi + 9], b10 = packed[bi + 10], b11 = packed[bi + 11];
+                float b12 = packed[bi + 12], b13 = packed[bi + 13], b14 = packed[bi + 14], b15 = packed[bi + 15];
+                c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
+                c0_8 += a0 * b8; c0_9 += a0 * b9; c0_10 += a0 * b10; c0_11 += a0 * b11; c0_12 += a0 * b12; c0_13 += a0 * b13; c0_14 += a0 * b14; c0_15 += a0 * b15;
+                c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
+                c1_8 += a1 * b8; c1_9 += a1 * b9; c1_10 += a1 * b10; c1_11 += a1 * b11; c1_12 += a1 * b12; c1_13 += a1 * b13; c1_14 += a1 * b14; c1_15 += a1 * b15;
+                c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;
+                c2_8 += a2 * b8; c2_9 += a2 * b9; c2_10 += a2 * b10; c2_11 += a2 * b11; c2_12 += a2 * b12; c2_13 += a2 * b13; c2_14 += a2 * b14; c2_15 += a2 * b15;
+                c3_0 += a3 * b0; c3_1 += a3 * b1; c3_2 += a3 * b2; c3_3 += a3 * b3; c3_4 += a3 * b4; c3_5 += a3 * b5; c3_6 += a3 * b6; c3_7 += a3 * b7;
+                c3_8 += a3 * b8; c3_9 += a3 * b9; c3_10 += a3 * b10; c3_11 += a3 * b11; c3_12 += a3 * b12; c3_13 += a3 * b13; c3_14 += a3 * b14; c3_15 += a3 * b15;
+            }
+            ConvKernels.StorePixel(output, epilogue, bias, n0 + 0, 1, n, m0 + 0, m, plane, c0_0, c0_1, c0_2, c0_3);
+            ConvKernels.StorePixel(output, epilogue, bias, n0 + 4, 1, n, m0 + 0, m, plane, c0_4, c0_5, c0_6, c0_7);
+            ConvKernels.StorePixel(output, epilogue, bias, n0 + 8, 1, n, m0 + 0, m, plane, c0_8, c0_9, c0_10, c0_11);
+            ConvKernels.StorePixel(output, epilogue, bias, n0 + 12, 1, n, m0 + 0, m, plane, c0_12, c0_13, c0_14, c0_15);
+            ConvKernels.StorePixel(output, epilogue, bias, n0 + 0, 1, n, m0 + 1, m, plane, c1_0, c1_1, c1_2, c1_3);
+            ConvKernels.StorePixel(output, epilogue, bias, n0 + 4, 1, n, m0 + 1, m, plane, c1_4, c1_5, c1_6, c1_7);
+            ConvKernels.StorePixel(output, epilogue, bias, n0 + 8, 1, n, m0 + 1, m, plane, c1_8, c1_9, c1_10, c1_11);
+            ConvKernels.StorePixel(output, epilogue, bias, n0 + 12, 1, n, m0 + 1, m, plane, c1_12, c1_13, c1_14, c1_15);
+            ConvKernels.StorePixel(output, epilogue, bias, n0 + 0, 1, n, m0 + 2, m, plane, c2_0, c2_1, c2_2, c2_3);
+            ConvKernels.StorePixel(output, epilogue, bias, n0 + 4, 1, n, m0 + 2, m, plane, c2_4, c2_5, c2_6, c2_7);
+            ConvKernels.StorePixel(output, epilogue, bias, n0 + 8, 1, n, m0 + 2, m, plane, c2_8, c2_9, c2_10, c2_11);
+            ConvKernels.StorePixel(output, epilogue, bias, n0 + 12, 1, n, m0 + 2, m, plane, c2_12, c2_13, c2_14, c2_15);
+            ConvKernels.StorePixel(output, epilogue, bias, n0 + 0, 1, n, m0 + 3, m, plane, c3_0, c3_1, c3_2, c3_3);
+            ConvKernels.StorePixel(output, epilogue, bias, n0 + 4, 1, n, m0 + 3, m, plane, c3_4, c3_5, c3_6, c3_7);
+            ConvKernels.StorePixel(output, epilogue, bias, n0 + 8, 1, n, m0 + 3, m, plane, c3_8, c3_9, c3_10, c3_11);
+            ConvKernels.StorePixel(output, epilogue, bias, n0 + 12, 1, n, m0 + 3, m, plane, c3_12, c3_13, c3_14, c3_15);
+        }
+    }
+
+    /// <summary>
+    /// The im2col matrix as rows: rows[p * kPad + k] = input[b, c, y+ky, x+kx] for pixel p = (b, y, x)
+    /// and tap k = (c, ky, kx); 0 for the taps K..kPad-1 (kPad = K rounded up to 16).
+    /// </summary>
+    public static void PackRows(Index1D thread, int threads, ConvShape s, int kPad, ArrayView<float> input, ArrayView<float> rows)
+    {
+        int ow = s.OutW, plane = s.OutH * ow, m = s.Batch * plane, inPlane = s.Height * s.Width;
+        for (int p = thread; p < m; p += threads)
+        {
+            int b = p / plane, r = p - b * plane, y = r / ow, x = r - y * ow;
+            int corner = b * s.InChannels * inPlane + y * s.Width + x, at = p * kPad;
+            for (int c = 0; c < s.InChannels; c++)
+                for (int ky = 0; ky < s.KernelH; ky++)
+                    for (int kx = 0; kx < s.KernelW; kx++, at++)
+                        rows[at] = input[corner + c * inPlane + ky * s.Width + kx];
+            for (int end = (p + 1) * kPad; at < end; at++) rows[at] = 0f;
+        }
+    }
+
+    /// <summary>dPanels[(oq * M + p) * 4 + i] = dOutput[b, 4oq + i, pixel p] over the M = B*P pixels; 0 for channels past O.</summary>
+    public static void PackChannels(Index1D thread, int threads, ConvShape s, ArrayView<float> dOutput, ArrayView<float> dPanels)
+    {
+        int plane = s.OutH * s.OutW, m = s.Batch * plane, o = s.OutChannels, total = (o + 3) / 4 * m * 4;
+        for (int e = thread; e < total; e += threads)
+        {
+            int i = e & 3, q = e >> 2, oq = q / m, p = q - oq * m, channel = 4 * oq + i, b = p / plane;
+            // Clamped load, then select (a load under the condition is a branch PoCL cannot vectorise).
+            float v = dOutput[(b * o + Math.Min(channel, o - 1)) * plane + p - b * plane];
+            dPanels[e] = channel < o ? v : 0f;
+        }
+    }
+
+    /// <summary>
+    /// dWeight[o, k] = sum over pixels p = (b, y, x), in order, of dOutput[o, p] * im2col[p, k] for 4
+    /// channels and 16 taps (<paramref name="kPad"/> = K rounded up to 16). With
+    /// <paramref name="withBias"/>, the first tap block of each channel quad also sums dBias[o]
+    /// (pixels in the same order as <see cref="ConvKernels.BackwardBias"/>, so the same sums).
+    /// </summary>
+    public static void BackwardWeight(Index1D thread, int threads, ConvShape s, int kPad, int withBias,
+        ArrayView<float> dPanels, ArrayView<float> rows, ArrayView<float> dWeight, ArrayView<float> dBias)
+    {
+        int m = s.Batch * s.OutH * s.OutW, o = s.OutChannels, kCount = s.InChannels * s.KernelH * s.KernelW;
+        int oQuads = (o + 3) / 4, kTiles = kPad / Width;
+        for (int t = thread; t < oQuads * kTiles; t += threads)
+        {
+            int oq = t / kTiles, kt = t - oq * kTiles, o0 = 4 * oq, k0 = kt * Width;
+            bool bias = withBias != 0 && kt == 0;
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            // c{i}_{j}: channel o0 + i, tap k0 + j.
+            float c0_0 = 0, c0_1 = 0, c0_2 = 0, c0_3 = 0, c0_4 = 0, c0_5 = 0, c0_6 = 0, c0_7 = 0, c0_8 = 0, c0_9 = 0, c0_10 = 0, c0_11 = 0, c0_12 = 0, c0_13 = 0, c0_14 = 0, c0_15 = 0;
+            float c1_0 = 0, c1_1 = 0, c1_2 = 0, c1_3 = 0, c1_4 = 0, c1_5 = 0, c1_6 = 0, c1_7 = 0, c1_8 = 0, c1_9 = 0, c1_10 = 0, c1_11 = 0, c1_12 = 0, c1_13 = 0, c1_14 = 0, c1_15 = 0;
+            float c2_0 = 0, c2_1 = 0, c2_2 = 0, c2_3 = 0, c2_4 = 0, c2_5 = 0, c2_6 = 0, c2_7 = 0, c2_8 = 0, c2_9 = 0, c2_10 = 0, c2_11 = 0, c2_12 = 0, c2_13 = 0, c2_14 = 0, c2_15 = 0;
+            float c3_0 = 0, c3_1 = 0, c3_2 = 0, c3_3 = 0, c3_4 = 0, c3_5 = 0, c3_6 = 0, c3_7 = 0, c3_8 = 0, c3_9 = 0, c3_10 = 0, c3_11 = 0, c3_12 = 0, c3_13 = 0, c3_14 = 0, c3_15 = 0;
+            for (int p = 0, ai = oq * m * 4, bi = k0; p < m; p++, ai += 4, bi += kPad)
+            {
+                float a0 = dPanels[ai], a1 = dPanels[ai + 1], a2 = dPanels[ai + 2], a3 = dPanels[ai + 3];
+                float b0 = rows[bi], b1 = rows[bi + 1], b2 = rows[bi + 2], b3 = rows[bi + 3];
+                float b4 = rows[bi + 4], b5 = rows[bi + 5], b6 = rows[bi + 6], b7 = rows[bi + 7];
+                float b8 = rows[bi + 8], b9 = rows[bi + 9], b10 = rows[bi + 10], b11 = rows[bi + 11];
+                float b12 = rows[bi + 12], b13 = rows[bi + 13], b14 = rows[bi + 14], b15 = rows[bi + 15];
+                c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
+                c0_8 += a0 * b8; c0_9 += a0 * b9; c0_10 += a0 * b10; c0_11 += a0 * b11; c0_12 += a0 * b12; c0_13 += a0 * b13; c0_14 += a0 * b14; c0_15 += a0 * b15;
+                c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
+                c1_8 += a1 * b8; c1_9 += a1 * b9; c1_10 += a1 * b10; c1_11 += a1 * b11; c1_12 += a1 * b12; c1_13 += a1 * b13; c1_14 += a1 * b14; c1_15 += a1 * b15;
+                c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;
+                c2_8 += a2 * b8; c2_9 += a2 * b9; c2_10 += a2 * b10; c2_11 += a2 * b11; c2_12 += a2 * b12; c2_13 += a2 * b13; c2_14 += a2 * b14; c2_15 += a2 * b15;
+                c3_0 += a3 * b0; c3_1 += a3 * b1; c3_2 += a3 * b2; c3_3 += a3 * b3; c3_4 += a3 * b4; c3_5 += a3 * b5; c3_6 += a3 * b6; c3_7 += a3 * b7;
+                c3_8 += a3 * b8; c3_9 += a3 * b9; c3_10 += a3 * b10; c3_11 += a3 * b11; c3_12 += a3 * b12; c3_13 += a3 * b13; c3_14 += a3 * b14; c3_15 += a3 * b15;
+                if (bias) { s0 += a0; s1 += a1; s2 += a2; s3 += a3; }
+            }
+            if (bias)
+            {
+                dBias[o0] = s0;
+                if (o0 + 1 < o) dBias[o0 + 1] = s1;
+                if (o0 + 2 < o) dBias[o0 + 2] = s2;
+                if (o0 + 3 < o) dBias[o0 + 3] = s3;
+            }
+            StoreRow(dWeight, o0 + 0, o, kCount, k0, c0_0, c0_1, c0_2, c0_3, c0_4, c0_5, c0_6, c0_7, c0_8, c0_9, c0_10, c0_11, c0_12, c0_13, c0_14, c0_15);
+            StoreRow(dWeight, o0 + 1, o, kCount, k0, c1_0, c1_1, c1_2, c1_3, c1_4, c1_5, c1_6, c1_7, c1_8, c1_9, c1_10, c1_11, c1_12, c1_13, c1_14, c1_15);
+            StoreRow(dWeight, o0 + 2, o, kCount, k0, c2_0, c2_1, c2_2, c2_3, c2_4, c2_5, c2_6, c2_7, c2_8, c2_9, c2_10, c2_11, c2_12, c2_13, c2_14, c2_15);
+            StoreRow(dWeight, o0 + 3, o, kCount, k0, c3_0, c3_1, c3_2, c3_3, c3_4, c3_5, c3_6, c3_7, c3_8, c3_9, c3_10, c3_11, c3_12, c3_13, c3_14, c3_15);
+        }
+    }
+
+    /// <summary>dWeight[channel, k0 + j] = v_j for the channel and taps that exist.</summary>
+    private static void StoreRow(ArrayView<float> dWeight, int channel, int o, int kCount, int k0,
+        float v0, float v1, float v2, float v3, float v4, float v5, float v6, float v7, float v8, float v9, float v10, float v11, float v12, float v13, float v14, float v15)
+    {
+        if (channel >= o) return;
+        int at = channel * kCount + k0, left = kCount - k0;
+        if (0 < left) dWeight[at + 0] = v0;
+        if (1 < left) dWeight[at + 1] = v1;
+        if (2 < left) dWeight[at + 2] = v2;
+        if (3 < left) dWeight[at + 3] = v3;
+        if (4 < left) dWeight[at + 4] = v4;
+        if (5 < left) dWeight[at + 5] = v5;
+        if (6 < left) dWeight[at + 6] = v6;
+        if (7 < left) dWeight[at + 7] = v7;
+        if (8 < left) dWeight[at + 8] = v8;
+        if (9 < left) dWeight[at + 9] = v9;
+        if (10 < left) dWeight[at + 10] = v10;
+        if (11 < left) dWeight[at + 11] = v11;
+        if (12 < left) dWeight[at + 12] = v12;
+        if (13 < left) dWeight[at + 13] = v13;
+        if (14 < left) dWeight[at + 14] = v14;
+        if (15 < left) dWeight[at + 15] = v15;
+    }
+}
+
+/// <summary>
+/// Launches the Panel variant. Scratch buffers, grown on demand: the packed weight, the pixel
+/// panels, the im2col rows and the dOutput channel panels.
+/// </summary>
+public sealed class PanelConv2d : Conv2d
+{
+    private readonly Action<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>> packWeight;
+    private readonly Action<AcceleratorStream, KernelConfig, ConvShape, int, int, ArrayView<float>, ArrayView<float>> packPixels;
+    private readonly Action<Index1D, int, ConvShape, int, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> forward;
+    private readonly Action<Index1D, int, ConvShape, int, ArrayView<float>, ArrayView<float>> packRows;
+    private readonly Action<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>> packChannels;
+    private readonly Action<Index1D, int, ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> backwardWeight;
+    private readonly ScratchBuffer packed, panels, rows, dPanels;
+
+    public PanelConv2d(Accelerator accelerator, LaunchPolicy policy) : base(accelerator, policy)
+    {
+        packWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>>(ConvKernels.PackWeight);
+        packPixels = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>>(ConvKernels.PackPixels);
+        forward = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, int, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(PanelConvKernels.Forward);
+        packRows = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, int, ArrayView<float>, ArrayView<float>>(PanelConvKernels.PackRows);
+        packChannels = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(PanelConvKernels.PackChannels);
+        backwardWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(PanelConvKernels.BackwardWeight);
+        packed = new ScratchBuffer(accelerator);
+        panels = new ScratchBuffer(accelerator);
+        rows = new ScratchBuffer(accelerator);
+        dPanels = new ScratchBuffer(accelerator);
+    }
+
+    internal override void RunTaps(ConvTaps g, int epilogue, ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output,
+        int padY = 0, int padX = 0)
+    {
+        var s = g.Shape;
+        int kCount = s.InChannels * s.KernelH * s.KernelW, kPad = ConvKernels.PadTo4(kCount), nPad = PanelConvKernels.PadToWidth(s.OutChannels);
+        var w = packed.Get((long)kCount * nPad);
+        int t = Policy.Threads((long)kCount * nPad);
+        packWeight(t, t, g, nPad, weight, w);
+        long pixelTiles = ((long)s.Batch * s.OutH * s.OutW + 3) / 4;
+        var a = panels.Get(pixelTiles * 4 * kPad);
+        packPixels(Accelerator.DefaultStream, Policy.RegisterGroups(pixelTiles), s, padY, padX, input, a);
+        int items = Policy.Threads(pixelTiles * (nPad / PanelConvKernels.Width));
+        forward(items, items, s, nPad, kPad, epilogue, a, w, bias, output);
+    }
+
+    public override void BackwardWeight(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight) =>
+        BackwardWeight(s, dOutput, input, dWeight, null);
+
+    /// <summary>One pass: the bias is summed inside the weight pass (the same sums as <see cref="Conv2d.BackwardBias"/>).</summary>
+    public override void BackwardWeightAndBias(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight, ArrayView<float> dBias) =>
+        BackwardWeight(s, dOutput, input, dWeight, dBias);
+
+    private void BackwardWeight(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight, ArrayView<float>? dBias)
+    {
+        long m = (long)s.Batch * s.OutH * s.OutW;
+        int kPad = PanelConvKernels.PadToWidth(s.InChannels * s.KernelH * s.KernelW), oQuads = (s.OutChannels + 3) / 4;
+        var r = rows.Get(m * kPad);
+        int tr = Policy.Threads(m);
+        packRows(tr, tr, s, kPad, input, r);
+        var d = dPanels.Get(oQuads * 4 * m);
+        int td = Policy.Threads(oQuads * 4 * m);
+        packChannels(td, td, s, dOutput, d);
+        // Without a bias to sum, the kernel gets dWeight in its place and never writes it.
+        int items = Policy.Threads((long)oQuads * (kPad / PanelConvKernels.Width));
+        backwardWeight(items, items, s, kPad, dBias is null ? 0 : 1, d, r, dWeight, dBias ?? dWeight);
+    }
+}
