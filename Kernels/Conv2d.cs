@@ -240,7 +240,8 @@ public abstract class Conv2d
     internal abstract void RunTaps(ConvTaps g, int epilogue, ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output,
         int padY = 0, int padX = 0);
 
-    public void BackwardInput(ConvShape s, ArrayView<float> dOutput, ArrayView<float> weight, ArrayView<float> dInput)
+    /// <summary>dInput = the forward kernels run on dOutput read as zero-padded by KH-1, KW-1, with the weight flipped and transposed.</summary>
+    public virtual void BackwardInput(ConvShape s, ArrayView<float> dOutput, ArrayView<float> weight, ArrayView<float> dInput)
     {
         // No bias: the bias view is never read without Epilogue.Bias.
         RunTaps(ConvTaps.BackwardInput(s), Epilogue.None, dOutput, weight, weight, dInput, s.KernelH - 1, s.KernelW - 1);
