@@ -26,7 +26,7 @@ public enum GemmVariant
     /// Each work-item owns a block of outputs in registers (4 x 4; 8 pixels x 4 channels in the
     /// convolution forward pass, whose pixels the whole group shares); work-items of a group of
     /// <see cref="LaunchPolicy.Lanes"/> own interleaved columns (lane l owns columns l, l + lanes, ...)
-    /// so neighbouring lanes read neighbouring addresses. No shared memory. PoCL's choice.
+    /// so neighbouring lanes read neighbouring addresses. No shared memory. PoCL's choice before Panel.
     /// </summary>
     Register,
     /// <summary>
@@ -47,7 +47,8 @@ public enum GemmVariant
     /// Operands packed into panels first (im2col panels of 4 pixels, the weight as rows of 16
     /// channels; for the weight gradient dOutput panels of 4 channels and im2col rows of 16 taps),
     /// so each work-item's 4 x 16 block of outputs reads unit-stride, edge-free operands: the
-    /// shape PoCL's compiler turns into vector code within one work-item.
+    /// shape PoCL's compiler turns into vector code within one work-item. The input gradient is a
+    /// column-gradient GEMM and a col2im gather (no padded pass). PoCL's choice.
     /// </summary>
     Panel,
 }
