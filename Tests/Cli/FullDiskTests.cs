@@ -16,7 +16,7 @@ namespace FashionGpu.Tests.Cli;
 [NonParallelizable]
 public sealed class FullDiskTests
 {
-    private const int Page = 4096;
+    private static readonly int Page = Environment.SystemPageSize;
 
     private static long Pages(string dir, params string[] files) => files.Sum(f => (new FileInfo(Path.Combine(dir, f)).Length + Page - 1) / Page);
 
