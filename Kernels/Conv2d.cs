@@ -179,6 +179,34 @@ public static class ConvKernels
     internal static float Tap(ArrayView<float> input, int b, int c, int channels, int y, int x, int h, int w, int inPlane) =>
         y >= 0 && y < h && x >= 0 && x < w ? input[(b * channels + c) * inPlane + y * w + x] : 0f;
 
+    /// <summary>
+    /// dInput[b,c,y,x] = sum over ky, kx (in order) of dCols[b, k = (c*KH + ky)*KW + kx, y-ky, x-kx]
+    /// over the taps whose output pixel exists. dCols is [B, K, OH, OW]. A work-item takes one input
+    /// row and adds each tap's column row to it, a contiguous run of x: the indices are decoded once
+    /// per row (per element, the divisions by non-constant sizes were most of the pass).
+    /// </summary>
+    public static void Col2Im(Index1D thread, int threads, ConvShape s, ArrayView<float> dCols, ArrayView<float> dInput)
+    {
+        int h = s.Height, w = s.Width, oh = s.OutH, ow = s.OutW, plane = oh * ow, taps = s.KernelH * s.KernelW;
+        int rows = s.Batch * s.InChannels * h;
+        for (int row = thread; row < rows; row += threads)
+        {
+            int bc = row / h, y = row - bc * h, at = row * w;
+            for (int x = 0; x < w; x++) dInput[at + x] = 0f;
+            // Channel c of image b: (b*C + c) * taps = bc * taps columns precede its first one.
+            for (int ky = 0; ky < s.KernelH; ky++)
+            {
+                int oy = y - ky;
+                if (oy < 0 || oy >= oh) continue;
+                for (int kx = 0; kx < s.KernelW; kx++)
+                {
+                    int from = (bc * taps + ky * s.KernelW + kx) * plane + oy * ow - kx;
+                    for (int x = kx; x < kx + ow; x++) dInput[at + x] += dCols[from + x];
+                }
+            }
+        }
+    }
+
     /// <summary>dBias[o] = sum over b, y, x of dOutput[b,o,y,x].</summary>
     public static void BackwardBias(Index1D thread, int threads, ConvShape s, ArrayView<float> dOutput, ArrayView<float> dBias)
     {
@@ -263,5 +291,34 @@ public abstract class Conv2d
     {
         int t = Policy.Threads(s.OutChannels);
         backwardBias(t, t, s, dOutput, dBias);
+    }
+}
+
+/// <summary>
+/// The input gradient of a convolution larger than 1x1 without reading padding: the column
+/// gradient dCols[b, k, p] = sum over o of weight[o, k] * dOutput[b, o, p] (a 1x1 convolution of
+/// dOutput with O channels in and K = C*KH*KW out, run by the variant's own GEMM), then
+/// <see cref="ConvKernels.Col2Im"/> gathers each input pixel's KH * KW column entries, in tap
+/// order. The padded forward pass it replaces spends (HW - OHOW)/HW of its products on padding
+/// (28% at conv2's shape). It sums over o first, then the taps: another order than that pass.
+/// </summary>
+internal sealed class ColumnInputGradient(Accelerator accelerator, LaunchPolicy policy)
+{
+    private readonly Action<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>> col2Im =
+        accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(ConvKernels.Col2Im);
+    private readonly ScratchBuffer dCols = new(accelerator);
+
+    /// <summary>Computes dInput through <paramref name="conv"/>'s GEMM; false (nothing done) for a 1x1 kernel, which reads no padding.</summary>
+    public bool Run(Conv2d conv, ConvShape s, ArrayView<float> dOutput, ArrayView<float> weight, ArrayView<float> dInput)
+    {
+        if (s.KernelH * s.KernelW == 1) return false;
+        int kCount = s.InChannels * s.KernelH * s.KernelW;
+        // weight(n = k, c = o) = weight[o*K + k]: the forward weight read transposed.
+        var columns = new ConvTaps(new ConvShape(s.Batch, s.OutChannels, kCount, s.OutH, s.OutW, 1, 1), 0, 1, kCount, 0, 0);
+        var cols = dCols.Get((long)s.Batch * kCount * s.OutH * s.OutW);
+        conv.RunTaps(columns, Epilogue.None, dOutput, weight, weight, cols);
+        int t = policy.Threads((long)s.Batch * s.InChannels * s.Height);
+        col2Im(t, t, s, cols, dInput);
+        return true;
     }
 }

@@ -172,6 +172,7 @@ public sealed class CpuPackedConv2d : Conv2d
     private readonly Action<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>> packOutputs;
     private readonly Action<AcceleratorStream, KernelConfig, ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>> backwardWeight;
     private readonly ScratchBuffer packed, panels, dPanels;
+    private readonly ColumnInputGradient columns;
 
     public CpuPackedConv2d(Accelerator accelerator, LaunchPolicy policy) : base(accelerator, policy)
     {
@@ -183,6 +184,7 @@ public sealed class CpuPackedConv2d : Conv2d
         packed = new ScratchBuffer(accelerator);
         panels = new ScratchBuffer(accelerator);
         dPanels = new ScratchBuffer(accelerator);
+        columns = new ColumnInputGradient(accelerator, policy);
     }
 
     internal override void RunTaps(ConvTaps g, int epilogue, ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output,
@@ -199,6 +201,11 @@ public sealed class CpuPackedConv2d : Conv2d
         var a = panels.Get(pixelTiles * 4 * kPad);
         packPixels(Accelerator.DefaultStream, Policy.RegisterGroups(pixelTiles), s, padY, padX, input, a);
         forward(Accelerator.DefaultStream, Policy.RegisterGroups(pixelTiles * (nPad / 4)), s, nPad, epilogue, a, w, bias, output);
+    }
+
+    public override void BackwardInput(ConvShape s, ArrayView<float> dOutput, ArrayView<float> weight, ArrayView<float> dInput)
+    {
+        if (!columns.Run(this, s, dOutput, weight, dInput)) base.BackwardInput(s, dOutput, weight, dInput);
     }
 
     public override void BackwardWeight(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight)

@@ -14,9 +14,8 @@ namespace FashionGpu.Kernels;
 //   backward weight: A = dOutput in panels of 4 channels over the pixels (PackChannels),
 //     B = the im2col rows, [pixels, K padded to 16] (PackRows);
 //   backward input of a KH x KW > 1 convolution: no padded forward pass (28% of whose products
-//     are on padding at conv2's shape) but the column gradient dCols[b, k, p] = sum over o of
-//     weight[o, k] * dOutput[b, o, p], a GEMM of the same kind, then Col2Im gathers each input
-//     pixel's KH * KW column entries.
+//     are on padding at conv2's shape) but a column-gradient GEMM of the same kind and a col2im
+//     gather (ColumnInputGradient, in Conv2d.cs).
 // The forward and weight-gradient sums are the same, in the same order, as in the other variants
 // (taps k = 0, 1, ...; pixels b, y, x). The input gradient sums over o first, then the taps, so it
 // differs from theirs in the last bits. Shapes and layouts as in Conv2d.cs.
@@ -169,34 +168,6 @@ public static class PanelConvKernels
         }
     }
 
-    /// <summary>
-    /// dInput[b,c,y,x] = sum over ky, kx (in order) of dCols[b, k = (c*KH + ky)*KW + kx, y-ky, x-kx]
-    /// over the taps whose output pixel exists. dCols is [B, K, OH, OW]. A work-item takes one input
-    /// row and adds each tap's column row to it, a contiguous run of x: the indices are decoded once
-    /// per row (per element, the divisions by non-constant sizes were most of the pass).
-    /// </summary>
-    public static void Col2Im(Index1D thread, int threads, ConvShape s, ArrayView<float> dCols, ArrayView<float> dInput)
-    {
-        int h = s.Height, w = s.Width, oh = s.OutH, ow = s.OutW, plane = oh * ow, taps = s.KernelH * s.KernelW;
-        int rows = s.Batch * s.InChannels * h;
-        for (int row = thread; row < rows; row += threads)
-        {
-            int bc = row / h, y = row - bc * h, at = row * w;
-            for (int x = 0; x < w; x++) dInput[at + x] = 0f;
-            // Channel c of image b: (b*C + c) * taps = bc * taps columns precede its first one.
-            for (int ky = 0; ky < s.KernelH; ky++)
-            {
-                int oy = y - ky;
-                if (oy < 0 || oy >= oh) continue;
-                for (int kx = 0; kx < s.KernelW; kx++)
-                {
-                    int from = (bc * taps + ky * s.KernelW + kx) * plane + oy * ow - kx;
-                    for (int x = kx; x < kx + ow; x++) dInput[at + x] += dCols[from + x];
-                }
-            }
-        }
-    }
-
     /// <summary>dWeight[channel, k0 + j] = v_j for the channel and taps that exist.</summary>
     private static void StoreRow(ArrayView<float> dWeight, int channel, int o, int kCount, int k0,
         float v0, float v1, float v2, float v3, float v4, float v5, float v6, float v7, float v8, float v9, float v10, float v11, float v12, float v13, float v14, float v15)
@@ -234,8 +205,8 @@ public sealed class PanelConv2d : Conv2d
     private readonly Action<Index1D, int, ConvShape, int, ArrayView<float>, ArrayView<float>> packRows;
     private readonly Action<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>> packChannels;
     private readonly Action<Index1D, int, ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> backwardWeight;
-    private readonly Action<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>> col2Im;
-    private readonly ScratchBuffer packed, panels, rows, dPanels, dCols;
+    private readonly ColumnInputGradient columns;
+    private readonly ScratchBuffer packed, panels, rows, dPanels;
 
     public PanelConv2d(Accelerator accelerator, LaunchPolicy policy) : base(accelerator, policy)
     {
@@ -245,12 +216,11 @@ public sealed class PanelConv2d : Conv2d
         packRows = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, int, ArrayView<float>, ArrayView<float>>(PanelConvKernels.PackRows);
         packChannels = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(PanelConvKernels.PackChannels);
         backwardWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(PanelConvKernels.BackwardWeight);
-        col2Im = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(PanelConvKernels.Col2Im);
+        columns = new ColumnInputGradient(accelerator, policy);
         packed = new ScratchBuffer(accelerator);
         panels = new ScratchBuffer(accelerator);
         rows = new ScratchBuffer(accelerator);
         dPanels = new ScratchBuffer(accelerator);
-        dCols = new ScratchBuffer(accelerator);
     }
 
     internal override void RunTaps(ConvTaps g, int epilogue, ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output,
@@ -268,20 +238,9 @@ public sealed class PanelConv2d : Conv2d
         forward(items, items, s, nPad, kPad, epilogue, a, w, bias, output);
     }
 
-    /// <summary>The column gradient as a 1x1 convolution of dOutput (O channels in, K = C*KH*KW out: weight(k, o) = weight[o*K + k]), then <see cref="PanelConvKernels.Col2Im"/>.</summary>
     public override void BackwardInput(ConvShape s, ArrayView<float> dOutput, ArrayView<float> weight, ArrayView<float> dInput)
     {
-        if (s.KernelH * s.KernelW == 1)
-        {
-            base.BackwardInput(s, dOutput, weight, dInput); // no padding to avoid
-            return;
-        }
-        int kCount = s.InChannels * s.KernelH * s.KernelW;
-        var columns = new ConvTaps(new ConvShape(s.Batch, s.OutChannels, kCount, s.OutH, s.OutW, 1, 1), 0, 1, kCount, 0, 0);
-        var cols = dCols.Get((long)s.Batch * kCount * s.OutH * s.OutW);
-        RunTaps(columns, Epilogue.None, dOutput, weight, weight, cols);
-        int t = Policy.Threads((long)s.Batch * s.InChannels * s.Height);
-        col2Im(t, t, s, cols, dInput);
+        if (!columns.Run(this, s, dOutput, weight, dInput)) base.BackwardInput(s, dOutput, weight, dInput);
     }
 
     public override void BackwardWeight(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight) =>
