@@ -61,7 +61,7 @@ public sealed class DeviceCatalog : IDisposable
         context = Context.Create(builder => builder
             // The CPU accelerator runs every ILGPU thread as an OS thread and launches are
             // synchronous; one thread per core keeps launch cost near 60 us instead of ~450 us
-            // for the default 16-thread device (see DESIGN.md).
+            // for the default 16-thread device (README, "Notes from tuning").
             .CPU(new CPUDevice(numThreadsPerWarp: Math.Max(1, Environment.ProcessorCount), numWarpsPerMultiprocessor: 1, numMultiprocessors: 1))
             // List every OpenCL device, including CPU drivers such as PoCL that ILGPU
             // would otherwise hide (they lack generic address space support).

@@ -10,7 +10,7 @@ public sealed class CompilationFailureTests
     [Test]
     public void AKernelPoclRejectsReportsTheDriversBuildLog()
     {
-        // At O1 ILGPU emits __generic casts that PoCL's compiler rejects (see DESIGN.md).
+        // At O1 ILGPU emits __generic casts that PoCL's compiler rejects (README, "Devices").
         using var catalog = new DeviceCatalog(OptimizationLevel.O1);
         var device = catalog.Devices.FirstOrDefault(d => d.Kind == AcceleratorKind.OpenCL && d.Name.Contains("Portable Computing Language"));
         if (device is null)
