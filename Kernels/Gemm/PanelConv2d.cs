@@ -9,7 +9,7 @@ namespace FashionGpu.Kernels;
 // 16 contiguous values of a B row, for 64 multiply-adds. PoCL runs each work-item's loops alone
 // (it vectorises across work-items only loop-free kernels), so this is the shape its compiler
 // turns into vector code within one item.
-//   forward (and backward input, on dOutput read as padded): A = the im2col panels of 4 pixels
+//   forward (and the column-gradient GEMM of the input gradient): A = the im2col panels of 4 pixels
 //     (ConvKernels.PackPixels), B = the weight as [K, N padded to 16] (ConvKernels.PackWeight);
 //   backward weight: A = dOutput in panels of 4 channels over the pixels (PackChannels),
 //     B = the im2col rows, [pixels, K padded to 16] (PackRows);
