@@ -13,8 +13,11 @@ public sealed record EpochResult(int Epoch, double TrainLoss, double TrainAccura
     public double SamplesPerSecond => TrainSamples / TrainSeconds;
 }
 
-/// <summary>Progress inside an epoch: steps done, steps in the epoch, and the running mean loss and accuracy.</summary>
-public readonly record struct StepProgress(int Step, int Steps, double Loss, double Accuracy);
+/// <summary>
+/// Progress inside an epoch: steps done, steps in the epoch, the running mean loss and accuracy,
+/// the samples trained so far in the epoch and the seconds they took.
+/// </summary>
+public readonly record struct StepProgress(int Step, int Steps, double Loss, double Accuracy, int Samples, double Seconds);
 
 /// <summary>
 /// Trains the network on device-resident data. One step: gather the batch by index, forward,
@@ -118,7 +121,7 @@ public sealed class Trainer : IDisposable
                 reportedSteps = (int)(clock.ElapsedMilliseconds / 250);
                 var (l, c) = SumSlots(0, s + 1);
                 runningLoss = l; runningCorrect = c;
-                progress(new StepProgress(s + 1, steps, runningLoss / seen, runningCorrect / seen));
+                progress(new StepProgress(s + 1, steps, runningLoss / seen, runningCorrect / seen, seen, clock.Elapsed.TotalSeconds));
             }
         }
         var (loss, correct) = SumSlots(0, steps);

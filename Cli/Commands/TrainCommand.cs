@@ -152,7 +152,8 @@ public static class TrainCommand
 public sealed class ConsoleTrainingObserver(TrainingConfig config, double compileSeconds, int completedEpochs) : ITrainingObserver
 {
     private readonly bool interactive = !Console.IsOutputRedirected;
-    private bool progressShown;
+    private int shownLength;
+    private double? lastEpochSeconds;
 
     /// <summary>Epochs whose row and checkpoint are written, counting those before a resume.</summary>
     public int CompletedEpochs { get; private set; } = completedEpochs;
@@ -173,23 +174,47 @@ public sealed class ConsoleTrainingObserver(TrainingConfig config, double compil
     public void Progress(int epoch, StepProgress p)
     {
         if (!interactive) return;
+        string line = ProgressLine(epoch, config.Epochs, p, lastEpochSeconds);
+        // Pad over a longer line written before (the \r only moves the cursor).
+        Console.Write("\r" + line.PadRight(shownLength));
+        shownLength = line.Length;
+    }
+
+    /// <summary>
+    /// The progress line: a bar, steps, running loss and accuracy, samples/s, and the time left in
+    /// the epoch and in the run (each later epoch taken as long as the last complete one, or, in
+    /// the first, as this one's pace predicts).
+    /// </summary>
+    public static string ProgressLine(int epoch, int epochs, StepProgress p, double? lastEpochSeconds)
+    {
         const int width = 30;
         int filled = (int)((long)width * p.Step / p.Steps);
-        Console.Write($"\repoch {epoch}/{config.Epochs} [{new string('#', filled)}{new string('.', width - filled)}] {p.Step}/{p.Steps} loss {p.Loss:0.0000} acc {p.Accuracy:P2}   ");
-        progressShown = true;
+        double perStep = p.Seconds / Math.Max(1, p.Step), leftInEpoch = perStep * (p.Steps - p.Step);
+        double leftInRun = leftInEpoch + (epochs - epoch) * (lastEpochSeconds ?? perStep * p.Steps);
+        string rate = p.Seconds > 0 ? $"{p.Samples / p.Seconds:0} samples/s" : "- samples/s";
+        return $"epoch {epoch}/{epochs} [{new string('#', filled)}{new string('.', width - filled)}] {p.Step}/{p.Steps} " +
+               $"loss {p.Loss:0.0000} acc {p.Accuracy:P2}  {rate}  {Duration(leftInEpoch)} left in epoch, {Duration(leftInRun)} in run";
+    }
+
+    /// <summary>m:ss, or h:mm:ss from an hour on.</summary>
+    public static string Duration(double seconds)
+    {
+        var t = TimeSpan.FromSeconds(Math.Max(0, Math.Round(seconds)));
+        return t.TotalHours >= 1 ? $"{(int)t.TotalHours}:{t.Minutes:00}:{t.Seconds:00}" : $"{t.Minutes}:{t.Seconds:00}";
     }
 
     public void ClearProgress()
     {
-        if (!progressShown) return;
-        Console.Write("\r" + new string(' ', 100) + "\r");
-        progressShown = false;
+        if (shownLength == 0) return;
+        Console.Write("\r" + new string(' ', shownLength) + "\r");
+        shownLength = 0;
     }
 
     public void EpochDone(EpochMetrics m)
     {
         ClearProgress();
         CompletedEpochs = m.Epoch;
+        lastEpochSeconds = m.EpochSeconds;
         string val = m.ValLoss is { } vl ? $"  val_loss {vl:0.0000}  val_acc {m.ValAccuracy:P2}" : "";
         Console.WriteLine($"epoch {m.Epoch}/{config.Epochs}  loss {m.TrainLoss:0.0000}  acc {m.TrainAccuracy:P2}{val}  {m.EpochSeconds:0.0} s  {m.SamplesPerSecond:0} samples/s");
     }
