@@ -25,4 +25,11 @@ public static class DataLoading
         var (train, test) = FashionMnist.Load(directory);
         return (train, test, directory);
     }
+
+    /// <summary>Refuses a --limit-train/--limit-test <paramref name="limit"/> above the <paramref name="available"/> samples (named by <paramref name="flag"/>).</summary>
+    public static void CheckLimit(string flag, int? limit, int available, string what, string directory)
+    {
+        if (limit > available)
+            throw new UsageException($"{flag} {limit} is more than the {available} {what} samples in {directory} (1..{available}, or leave it out for all)");
+    }
 }

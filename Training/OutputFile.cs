@@ -27,8 +27,6 @@ public sealed class OutputFileException(string path, WriteFailure failure, strin
 /// </summary>
 public static class OutputFile
 {
-    public static string TemporaryPath(string path) => path + ".tmp";
-
     public static void WriteAllText(string path, string text) => Write(path, s => s.Write(System.Text.Encoding.UTF8.GetBytes(text)));
 
     public static void Write(string path, Action<Stream> write) =>
@@ -38,7 +36,7 @@ public static class OutputFile
     public static async Task WriteAsync(string path, Func<Stream, Task> write, Action<string>? verify = null)
     {
         if (Directory.Exists(path)) throw new OutputFileException(path, WriteFailure.Path, "it is a directory");
-        string temp = TemporaryPath(path);
+        string temp = path + ".tmp";
         try
         {
             await using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 16, useAsync: false))
@@ -58,7 +56,7 @@ public static class OutputFile
     }
 
     /// <summary>What an I/O exception from writing <paramref name="path"/> means, in words.</summary>
-    public static OutputFileException Describe(string path, Exception e) => e switch
+    private static OutputFileException Describe(string path, Exception e) => e switch
     {
         DirectoryNotFoundException => new(path, WriteFailure.Path, $"the directory {System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))} does not exist", e),
         UnauthorizedAccessException => new(path, WriteFailure.Path, "permission denied", e),
@@ -73,7 +71,7 @@ public static class OutputFile
 
     private static string OneLine(string s) => string.Join(' ', s.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
 
-    public static void TryDelete(string path)
+    private static void TryDelete(string path)
     {
         try
         {

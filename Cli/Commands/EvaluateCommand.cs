@@ -34,7 +34,7 @@ public static class EvaluateCommand
             var (_, test, dataDir) = DataLoading.Load(parse.GetValue(data), download: false, cancel);
             if (parse.GetValue(limitTest) is { } n)
             {
-                if (n > test.Count) throw new UsageException($"--limit-test {n} is more than the {test.Count} test samples in {dataDir} (1..{test.Count}, or leave it out for all)");
+                DataLoading.CheckLimit("--limit-test", n, test.Count, "test", dataDir);
                 test = test.Take(n);
             }
 

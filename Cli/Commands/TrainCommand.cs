@@ -77,10 +77,8 @@ public static class TrainCommand
             if (plan?.Point is null && config.InitFrom is { } initPath && !File.Exists(initPath)) throw new UsageException($"{Setting("--init")}: {initPath} does not exist");
 
             var (train, test, dataDir) = DataLoading.Load(parse.GetValue(data), parse.GetValue(download), cancel);
-            if (config.LimitTrain > train.Count)
-                throw new UsageException($"{Setting("--limit-train")} {config.LimitTrain} is more than the {train.Count} training samples in {dataDir} (1..{train.Count}, or leave it out for all)");
-            if (config.LimitTest > test.Count)
-                throw new UsageException($"{Setting("--limit-test")} {config.LimitTest} is more than the {test.Count} test samples in {dataDir} (1..{test.Count}, or leave it out for all)");
+            DataLoading.CheckLimit(Setting("--limit-train"), config.LimitTrain, train.Count, "training", dataDir);
+            DataLoading.CheckLimit(Setting("--limit-test"), config.LimitTest, test.Count, "test", dataDir);
             var (trainCount, valCount) = config.Split(train.Count);
             if (trainCount < 1) throw new UsageException($"{Setting("--val-split")} {config.ValSplit} leaves no training samples out of {trainCount + valCount}");
 
