@@ -1,3 +1,4 @@
+using FashionGpu.Bench.Benchmarks;
 using System.Diagnostics;
 using FashionGpu.Kernels;
 using FashionGpu.Training.Model;
@@ -56,7 +57,7 @@ static void TimeKernels(string name, Accelerator acc, KernelLibrary k)
         double ms = sw.Elapsed.TotalMilliseconds / n;
         Console.WriteLine($"{name} [{k.Policy.Gemm}] {what,-28} {ms,8:0.00} ms {(multiplyAdds > 0 ? $"{2 * multiplyAdds / ms / 1e6,6:0.0} GFLOP/s" : "")}");
     }
-    foreach (var s in new[] { Network.Conv1Shape(B), Network.Conv2Shape(B) })
+    foreach (var s in new[] { SeedShapes.Conv1(B), SeedShapes.Conv2(B) })
     {
         var input = Buf(s.InputSize); var weight = Buf(s.WeightSize); var bias = Buf(s.OutChannels);
         var output = Buf(s.OutputSize); var dOut = Buf(s.OutputSize); var dIn = Buf(s.InputSize); var dW = Buf(s.WeightSize); var dB = Buf(s.OutChannels);
@@ -67,7 +68,7 @@ static void TimeKernels(string name, Accelerator acc, KernelLibrary k)
         Time($"{tag} backward bias", 0, () => k.Conv.BackwardBias(s, dOut, dB));
         Time($"{tag} backward weight+bias", s.MultiplyAdds, () => k.Conv.BackwardWeightAndBias(s, dOut, input, dW, dB));
     }
-    foreach (var s in new[] { Network.Fc1Shape(B), Network.Fc2Shape(B) })
+    foreach (var s in new[] { SeedShapes.Fc1(B), SeedShapes.Fc2(B) })
     {
         var x = Buf(s.InputSize); var weight = Buf(s.WeightSize); var bias = Buf(s.Outputs);
         var y = Buf(s.OutputSize); var dy = Buf(s.OutputSize); var dx = Buf(s.InputSize); var dW = Buf(s.WeightSize); var dB = Buf(s.Outputs);
@@ -76,15 +77,15 @@ static void TimeKernels(string name, Accelerator acc, KernelLibrary k)
         Time($"{tag} backward input", s.MultiplyAdds, () => k.Dense.BackwardInput(s, dy, weight, dx));
         Time($"{tag} backward weight", s.MultiplyAdds, () => k.Dense.BackwardWeight(s, dy, x, dW));
     }
-    var p1 = Network.Pool1Shape(B);
+    var p1 = SeedShapes.Pool1(B);
     var pin = Buf(p1.InputSize); var pout = Buf(p1.OutputSize); var pdin = Buf(p1.InputSize);
     Time("pool1 forward", 0, () => k.Pool.Forward(p1, pin, pout));
     Time("pool1 backward", 0, () => k.Pool.Backward(p1, pin, pout, pdin));
     Time("pool1+relu backward (fused)", 0, () => k.Pool.BackwardRelu(p1, pin, pout, pdin));
     Time("relu conv1 backward", 0, () => k.Relu.Backward(p1.InputSize, pin, pin, pdin));
-    var layout = ParameterLayout.Seed;
-    var pa = Buf(layout.Count); var pg = Buf(layout.Count); var pm = Buf(layout.Count); var pv = Buf(layout.Count);
-    Time("adam", 0, () => k.Adam.Update(layout.Count, new AdamSettings().ForStep(1), pa, pg, pm, pv));
+    int parameterCount = SeedShapes.Parameters;
+    var pa = Buf(parameterCount); var pg = Buf(parameterCount); var pm = Buf(parameterCount); var pv = Buf(parameterCount);
+    Time("adam", 0, () => k.Adam.Update(parameterCount, new AdamSettings().ForStep(1), pa, pg, pm, pv));
     acc.Synchronize();
     foreach (var b in buffers) b.Dispose();
 }

@@ -77,6 +77,39 @@ public static class Options
         return (a, b);
     }
 
+    public static Option<string> Augment()
+    {
+        var o = new Option<string>("--augment")
+        {
+            Description = $"Augment the training images on the device: none, or a comma list of shift (random shifts up to 2 pixels, zeros coming in; shift=N for up to N, at most {SettingRules.MaxShift}) and flip (random horizontal flips). Drawn from the seed, the epoch and the sample, so identical on every backend.",
+            DefaultValueFactory = _ => "none",
+            HelpName = "KINDS",
+        };
+        o.Validators.Add(r =>
+        {
+            try { ParseAugment(r.GetValueOrDefault<string>() ?? ""); }
+            catch (UsageException e) { r.AddError(e.Message); }
+        });
+        return o;
+    }
+
+    /// <summary>"none" or "shift[=N],flip" as (largest shift, flip).</summary>
+    public static (int Shift, bool Flip) ParseAugment(string text)
+    {
+        int shift = 0;
+        bool flip = false;
+        if (text.Trim() == "none") return (0, false);
+        foreach (var part in text.Split(',').Select(p => p.Trim()))
+        {
+            if (part == "flip") flip = true;
+            else if (part == "shift") shift = 2;
+            else if (part.StartsWith("shift=", StringComparison.Ordinal) && int.TryParse(part["shift=".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out int n)
+                     && SettingRules.Shift(n) is null) shift = n;
+            else throw new UsageException($"--augment must be none, or a comma list of shift, shift=N (N in 0..{SettingRules.MaxShift}) and flip (got '{text}')");
+        }
+        return (shift, flip);
+    }
+
     private static bool TryFloat(string s, out float p) => float.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out p);
 
     private static void Report(System.CommandLine.Parsing.OptionResult r, string? problem)

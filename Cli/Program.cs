@@ -11,5 +11,6 @@ var root = new RootCommand("FashionGpu: train and evaluate a CNN on Fashion-MNIS
     PredictCommand.Create(),
     ReportCommand.Create(),
     BenchCommand.Create(),
+    SummaryCommand.Create(),
 };
 return CommandLine.Run(root, args);

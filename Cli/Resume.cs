@@ -25,7 +25,7 @@ public static class Resume
         ResumePlan plan;
         if (File.Exists(model))
         {
-            var state = ModelCheckpoint.Load(model, ParameterLayout.Seed, requireOptimizer: true);
+            var (_, state) = ModelCheckpoint.Load(model, requireOptimizer: true);
             var config = Parse<TrainingConfig>(state.Metadata.GetValueOrDefault("config"));
             long? completed = state.MetadataLong("epoch"), step = state.MetadataLong("step");
             if (config is null || completed is not > 0 || step is not > 0 || !state.Metadata.TryGetValue("accelerator", out var accelerator))

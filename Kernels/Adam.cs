@@ -7,6 +7,8 @@ namespace FashionGpu.Kernels;
 //   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
 //   p -= alpha m / (sqrt(v) + epsilon),  alpha = lr sqrt(1 - beta2^t) / (1 - beta1^t)
 // The bias correction is folded into alpha, computed on the host for step t (1-based).
+// Decoupled weight decay (AdamW, PyTorch's order): before the update, p *= 1 - lr * decay for
+// the tensors it applies to (Scale).
 
 /// <summary>Adam's hyper-parameters.</summary>
 public readonly record struct AdamSettings(float LearningRate = 1e-3f, float Beta1 = 0.9f, float Beta2 = 0.999f, float Epsilon = 1e-7f)
@@ -36,6 +38,12 @@ public static class AdamKernels
             parameters[i] -= a.Alpha * mi / (MathF.Sqrt(vi) + a.Epsilon);
         }
     }
+
+    /// <summary>values *= factor (weight decay's shrink).</summary>
+    public static void Scale(Index1D thread, int threads, int n, float factor, ArrayView<float> values)
+    {
+        for (int i = thread; i < n; i += threads) values[i] *= factor;
+    }
 }
 
 /// <summary>Launches the Adam kernel on one accelerator.</summary>
@@ -43,16 +51,24 @@ public sealed class Adam
 {
     private readonly LaunchPolicy policy;
     private readonly Action<Index1D, int, int, AdamStep, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> update;
+    private readonly Action<Index1D, int, int, float, ArrayView<float>> scale;
 
     public Adam(Accelerator accelerator, LaunchPolicy policy)
     {
         this.policy = policy;
         update = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, AdamStep, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(AdamKernels.Update);
+        scale = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, float, ArrayView<float>>(AdamKernels.Scale);
     }
 
     public void Update(int n, AdamStep step, ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> m, ArrayView<float> v)
     {
         int t = policy.Threads(n);
         update(t, t, n, step, parameters, gradients, m, v);
+    }
+
+    public void Scale(int n, float factor, ArrayView<float> values)
+    {
+        int t = policy.Threads(n);
+        scale(t, t, n, factor, values);
     }
 }

@@ -1,6 +1,8 @@
 using FashionGpu.Kernels;
 using FashionGpu.Training.Data;
+using FashionGpu.Training.Checkpoints;
 using FashionGpu.Training.Model;
+using FashionGpu.Training.Model.Layers;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -39,11 +41,12 @@ public sealed class Evaluator : IDisposable
     private readonly MemoryBuffer1D<int, Stride1D.Dense> identityOrder;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> totals;
 
-    /// <summary>Runs the network with <paramref name="parameters"/> over every image of <paramref name="set"/> (evaluate, predict).</summary>
-    public static EvaluationResult Run(KernelLibrary kernels, float[] parameters, ImageSet set, int batchSize = 256)
+    /// <summary>Runs <paramref name="model"/> with the checkpoint's <paramref name="state"/> over every image of <paramref name="set"/> (evaluate, predict).</summary>
+    public static EvaluationResult Run(KernelLibrary kernels, Model.Model model, ModelState state, ImageSet set, int batchSize = 256)
     {
-        using var network = new Network(kernels, Math.Min(batchSize, Math.Max(1, set.Count)), 0, 0);
-        network.Parameters.CopyFromCPU(parameters);
+        using var network = new Network(kernels, model, Math.Min(batchSize, Math.Max(1, set.Count)));
+        network.Parameters.CopyFromCPU(state.Parameters);
+        if (state.Buffers.Length > 0) network.Buffers.CopyFromCPU(state.Buffers);
         using var data = new DeviceDataset(kernels.Accelerator, set);
         using var evaluator = new Evaluator(kernels, network, set.Count);
         return evaluator.Evaluate(data, 0, set.Count, set.Labels);
@@ -68,7 +71,7 @@ public sealed class Evaluator : IDisposable
             int start = s * batchSize, batch = Math.Min(batchSize, count - start);
             var logits = allLogits.View.SubView(start * ParameterLayout.Classes, batch * ParameterLayout.Classes);
             k.Ops.GatherBatch(batch, data.PixelsPerImage, data.Pixels, data.Labels, identityOrder.View.SubView(first + start, batch), network.Images, network.Labels);
-            network.Forward(batch, null, null, logits);
+            network.Forward(new Pass(batch, Training: false, 0, 0), logits);
             network.Loss(batch, gradient: false, slot: s, totals.View, logits);
         }
         k.Accelerator.Synchronize();

@@ -34,6 +34,36 @@ public static class SettingRules
 
     public static bool IsProbability(float p) => p >= 0 && p < 1;
 
+    public static string? Model(string name) => Training.Model.Presets.Find(name) is null
+        ? $"--model must be one of {string.Join(", ", Training.Model.Presets.All.Select(p => p.Name))} (got '{name}')" : null;
+
+    public static string? Schedule(string name) => LearningRateSchedule.Names.Contains(name)
+        ? null : $"--lr-schedule must be one of {string.Join(", ", LearningRateSchedule.Names)} (got '{name}')";
+
+    public static string? Warmup(int warmup, int epochs) => warmup < 0 || warmup > epochs
+        ? $"--warmup-epochs must be in 0..{epochs} (the --epochs) (got {warmup})" : null;
+
+    /// <summary>Decay is applied as p *= 1 - lr * decay in float32: the factor must stay in (0, 1].</summary>
+    public static string? WeightDecay(double decay, double lr)
+    {
+        if (!double.IsFinite(decay) || decay < 0) return $"--weight-decay must be a finite number >= 0 (got {Text(decay)})";
+        return (float)(1 - lr * decay) > 0 ? null : $"--weight-decay {Text(decay)} times --lr {Text(lr)} must be below 1 (each step scales the weights by 1 - lr * decay)";
+    }
+
+    public const int MaxShift = 13;
+
+    public static string? Shift(int shift) => shift < 0 || shift > MaxShift ? $"--augment shift must be 0..{MaxShift} pixels (got {shift})" : null;
+
+    /// <summary>What needs a validation set: keeping the best epoch for the test and early stopping.</summary>
+    public static string? NeedsValidation(TrainingConfig c)
+    {
+        if (c.ValSplit > 0) return null;
+        if (c.EarlyStop is not null) return "--early-stop needs a validation set (--val-split > 0)";
+        return c.EvaluateWeights == "best" ? "--evaluate best needs a validation set (--val-split > 0)" : null;
+    }
+
+    public static string? Evaluate(string which) => which is "best" or "last" ? null : $"--evaluate must be best or last (got '{which}')";
+
     private static string Text(double v) => v.ToString(CultureInfo.InvariantCulture).Replace('E', 'e');
 
     /// <summary>Every problem of <paramref name="config"/>, in flag terms; empty when every setting is valid.</summary>
@@ -46,5 +76,13 @@ public static class SettingRules
         Dropout(config.Dropout1, config.Dropout2),
         config.LimitTrain is { } train ? AtLeastOne("--limit-train", train) : null,
         config.LimitTest is { } test ? AtLeastOne("--limit-test", test) : null,
+        Model(config.Model),
+        Schedule(config.LrSchedule),
+        Warmup(config.WarmupEpochs, config.Epochs),
+        WeightDecay(config.WeightDecay, config.LearningRate),
+        Shift(config.AugmentShift),
+        config.EarlyStop is { } patience ? AtLeastOne("--early-stop", patience) : null,
+        Evaluate(config.EvaluateWeights),
+        NeedsValidation(config),
     }.OfType<string>();
 }

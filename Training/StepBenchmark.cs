@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using FashionGpu.Kernels;
 using FashionGpu.Training.Model;
+using FashionGpu.Training.Model.Layers;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -23,16 +24,14 @@ public sealed class StepBenchmark : IDisposable
 
     public int Batch { get; }
 
-    public StepBenchmark(KernelLibrary kernels, int batch)
+    public StepBenchmark(KernelLibrary kernels, int batch, TrainingConfig? config = null)
     {
         if (batch > Samples) throw new ArgumentOutOfRangeException(nameof(batch), $"at most {Samples}");
         k = kernels;
         Batch = batch;
         var acc = kernels.Accelerator;
-        network = new Network(kernels, batch, 0.25f, 0.5f);
-        network.Parameters.CopyFromCPU(ParameterLayout.Seed.GlorotUniform(1));
-        kernels.Ops.Fill(ParameterLayout.Seed.Count, 0f, network.AdamM);
-        kernels.Ops.Fill(ParameterLayout.Seed.Count, 0f, network.AdamV);
+        network = new Network(kernels, Presets.Create(config ?? new TrainingConfig()), batch);
+        network.Parameters.CopyFromCPU(network.Layout.Initial(1));
         var rng = new Random(3);
         var bytes = new byte[Samples * Network.Pixels];
         rng.NextBytes(bytes);
@@ -46,11 +45,9 @@ public sealed class StepBenchmark : IDisposable
     public void Step()
     {
         step++;
-        var m1 = new DropoutMask(1, (uint)step, 0.25f);
-        var m2 = new DropoutMask(2, (uint)step, 0.5f);
         int start = (int)(step * Batch % (Samples - Batch + 1));
         k.Ops.GatherBatch(Batch, Network.Pixels, pixels.View, classes.View, order.View.SubView(start, Batch), network.Images, network.Labels);
-        network.TrainStep(Batch, m1, m2, new AdamSettings().ForStep(step), slot: 0, totals.View);
+        network.TrainStep(new Pass(Batch, Training: true, step, Seed: 1), new AdamSettings().ForStep(step), 1f, 0, totals.View);
         k.Accelerator.Synchronize();
     }
 
@@ -69,10 +66,8 @@ public sealed class StepBenchmark : IDisposable
         return rounds % 2 == 1 ? times[rounds / 2] : (times[rounds / 2 - 1] + times[rounds / 2]) / 2;
     }
 
-    /// <summary>Forward plus both backward passes of every layer (conv1 needs no input gradient), 2 FLOPs per multiply-add.</summary>
-    public static double FlopsPerStep(int batch) =>
-        2.0 * (2 * Network.Conv1Shape(batch).MultiplyAdds
-               + 3 * (Network.Conv2Shape(batch).MultiplyAdds + Network.Fc1Shape(batch).MultiplyAdds + Network.Fc2Shape(batch).MultiplyAdds));
+    /// <summary>Forward plus both backward passes of every layer (the first needs no input gradient), 2 FLOPs per multiply-add.</summary>
+    public static double FlopsPerStep(int batch, TrainingConfig? config = null) => 2.0 * batch * Presets.Create(config ?? new TrainingConfig()).TrainingMultiplyAdds;
 
     public void Dispose()
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using FashionGpu.Kernels;
 using FashionGpu.Training.Model;
+using FashionGpu.Training.Model.Layers;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -34,7 +35,7 @@ public sealed class Trainer : IDisposable
     private readonly MemoryBuffer1D<float, Stride1D.Dense> totals;
     private readonly int[] order;
     private readonly float[] stepTotals = new float[2];
-    private readonly uint dropoutSeed1, dropoutSeed2;
+    private readonly uint augmentSeed;
 
     public TrainingConfig Config { get; }
     public Network Network { get; }
@@ -44,7 +45,6 @@ public sealed class Trainer : IDisposable
     /// <summary>Adam steps taken so far (the Adam time step t of the last update).</summary>
     public long Step { get; private set; }
     public int StepsPerEpoch => (TrainCount + Config.BatchSize - 1) / Config.BatchSize;
-    public AdamSettings Adam { get; }
 
     public Trainer(KernelLibrary kernels, TrainingConfig config, DeviceDataset train, int trainCount, int maxEvalCount)
     {
@@ -53,15 +53,13 @@ public sealed class Trainer : IDisposable
         Config = config;
         Train = train;
         TrainCount = trainCount;
-        Adam = new AdamSettings((float)config.LearningRate);
-        Network = new Network(kernels, config.BatchSize, config.Dropout1, config.Dropout2);
-        Network.Parameters.CopyFromCPU(ParameterLayout.Seed.GlorotUniform(SplitMix64.Derive(config.Seed, 1)));
+        Network = new Network(kernels, Presets.Create(config), config.BatchSize);
+        Network.Parameters.CopyFromCPU(Network.Layout.Initial(SplitMix64.Derive(config.Seed, 1)));
         order = new int[trainCount];
         trainOrder = accelerator.Allocate1D<int>(Math.Max(1, trainCount));
         totals = accelerator.Allocate1D<float>(2 * Math.Max(1, StepsPerEpoch));
         evaluator = new Evaluator(kernels, Network, Math.Max(maxEvalCount, train.Count));
-        dropoutSeed1 = (uint)SplitMix64.Derive(config.Seed, 2, 1);
-        dropoutSeed2 = (uint)SplitMix64.Derive(config.Seed, 2, 2);
+        augmentSeed = (uint)SplitMix64.Derive(config.Seed, 4);
     }
 
     /// <summary>The order samples are visited in during <paramref name="epoch"/> (1-based): a shuffle derived from (seed, epoch) alone.</summary>
@@ -94,6 +92,10 @@ public sealed class Trainer : IDisposable
         EpochOrder(Config.Seed, epoch, TrainCount).CopyTo(order, 0);
         trainOrder.View.SubView(0, TrainCount).CopyFromCPU(order);
         int steps = StepsPerEpoch, batchSize = Config.BatchSize;
+        double lr = LearningRateSchedule.Rate(Config, epoch);
+        var adam = new AdamSettings((float)lr);
+        float decay = Config.WeightDecay > 0 ? (float)(1 - lr * Config.WeightDecay) : 1f;
+        var augmentation = new Augmentation(augmentSeed, (uint)epoch, Config.AugmentShift, Config.AugmentFlip ? 1 : 0);
         double runningLoss = 0, runningCorrect = 0;
         int reportedSteps = 0, seen = 0;
         for (int s = 0; s < steps; s++)
@@ -101,12 +103,12 @@ public sealed class Trainer : IDisposable
             cancel.ThrowIfCancellationRequested();
             int start = s * batchSize, batch = Math.Min(batchSize, TrainCount - start);
             Step++;
-            var m1 = Config.Dropout1 > 0 ? new DropoutMask(dropoutSeed1, (uint)Step, Config.Dropout1) : (DropoutMask?)null;
-            var m2 = Config.Dropout2 > 0 ? new DropoutMask(dropoutSeed2, (uint)Step, Config.Dropout2) : (DropoutMask?)null;
             profiler?.Start();
-            k.Ops.GatherBatch(batch, Train.PixelsPerImage, Train.Pixels, Train.Labels, trainOrder.View.SubView(start, batch), Network.Images, Network.Labels);
+            var indices = trainOrder.View.SubView(start, batch);
+            if (augmentation.Enabled) k.Augment.Gather(batch, ParameterLayout.ImageSize, augmentation, Train.Pixels, Train.Labels, indices, Network.Images, Network.Labels);
+            else k.Ops.GatherBatch(batch, Train.PixelsPerImage, Train.Pixels, Train.Labels, indices, Network.Images, Network.Labels);
             profiler?.Lap("gather batch", Phase.Data);
-            Network.TrainStep(batch, m1, m2, Adam.ForStep(Step), slot: s, totals.View);
+            Network.TrainStep(new Pass(batch, Training: true, Step, Config.Seed), adam.ForStep(Step), decay, s, totals.View);
             // One synchronisation per step: launches queue up, and the host never runs far ahead.
             // The step's loss sum (8 bytes) comes back to stop at the first non-finite loss.
             accelerator.Synchronize();
@@ -133,17 +135,19 @@ public sealed class Trainer : IDisposable
 
     private (double Loss, double Correct) SumSlots(int from, int to) => Evaluator.SumSlots(totals.View, from, to);
 
-    /// <summary>Parameters and Adam moments as host arrays (for checkpoints).</summary>
-    public (float[] Parameters, float[] M, float[] V) Download()
+    /// <summary>Parameters, buffers and Adam moments as host arrays (for checkpoints).</summary>
+    public (float[] Parameters, float[] Buffers, float[] M, float[] V) Download()
     {
         accelerator.Synchronize();
-        return (Network.Parameters.GetAsArray(), Network.AdamM.GetAsArray(), Network.AdamV.GetAsArray());
+        var buffers = Network.Model.Buffers.Count > 0 ? Network.Buffers.GetAsArray() : [];
+        return (Network.Parameters.GetAsArray(), buffers, Network.AdamM.GetAsArray(), Network.AdamV.GetAsArray());
     }
 
-    /// <summary>Replaces the parameters (and, when given, Adam's moments and step) on the device.</summary>
-    public void Upload(float[] parameters, float[]? m = null, float[]? v = null, long? step = null)
+    /// <summary>Replaces the parameters and buffers (and, when given, Adam's moments and step) on the device.</summary>
+    public void Upload(float[] parameters, float[] buffers, float[]? m = null, float[]? v = null, long? step = null)
     {
         Network.Parameters.CopyFromCPU(parameters);
+        if (buffers.Length > 0) Network.Buffers.CopyFromCPU(buffers);
         if (m is not null) Network.AdamM.CopyFromCPU(m);
         if (v is not null) Network.AdamV.CopyFromCPU(v);
         if (step is not null) Step = step.Value;

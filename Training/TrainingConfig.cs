@@ -3,6 +3,8 @@ namespace FashionGpu.Training;
 /// <summary>Everything that decides what a training run computes. Defaults follow the seed (Keras).</summary>
 public sealed record TrainingConfig
 {
+    /// <summary>The model preset (<see cref="Model.Presets"/>); its recipe gives the defaults of the flags not given.</summary>
+    public string Model { get; init; } = Training.Model.Presets.Default;
     public int Epochs { get; init; } = 10;
     public int BatchSize { get; init; } = 64;
     public double LearningRate { get; init; } = 1e-3;
@@ -18,6 +20,20 @@ public sealed record TrainingConfig
     public int? LimitTrain { get; init; }
     /// <summary>Use only the first N test samples; null for all.</summary>
     public int? LimitTest { get; init; }
+    /// <summary>How the learning rate changes from epoch to epoch (<see cref="LearningRateSchedule"/>).</summary>
+    public string LrSchedule { get; init; } = LearningRateSchedule.Constant;
+    /// <summary>Epochs of linear warm-up at the start (for onecycle: of its rise; 0 there means 30% of the epochs).</summary>
+    public int WarmupEpochs { get; init; }
+    /// <summary>Decoupled weight decay (AdamW) of the weights; biases and normalization parameters are not decayed.</summary>
+    public double WeightDecay { get; init; }
+    /// <summary>Largest random shift in pixels of the training images (0: none).</summary>
+    public int AugmentShift { get; init; }
+    /// <summary>Random horizontal flips of the training images.</summary>
+    public bool AugmentFlip { get; init; }
+    /// <summary>Stop when validation accuracy has not improved for this many epochs; null to train every epoch.</summary>
+    public int? EarlyStop { get; init; }
+    /// <summary>Which weights the final test evaluation uses: "last" or "best" (best validation accuracy).</summary>
+    public string EvaluateWeights { get; init; } = "last";
     /// <summary>safetensors file whose weights replace the Glorot initialisation.</summary>
     public string? InitFrom { get; init; }
 

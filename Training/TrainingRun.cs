@@ -21,7 +21,11 @@ public interface ITrainingObserver
 
 public sealed record TrainingRunInfo(int TrainSamples, int ValSamples, int TestSamples, int StepsPerEpoch, string Accelerator);
 
-public sealed record RunOutcome(EvaluationResult Test, ImageSet TestImages, string OutputDirectory, string ModelPath, string MetricsPath, string SummaryPath, double TotalSeconds);
+public sealed record RunOutcome(EvaluationResult Test, ImageSet TestImages, string OutputDirectory, string ModelPath, string MetricsPath, string SummaryPath, double TotalSeconds,
+    EvaluatedWeights Weights);
+
+/// <summary>Which weights the test evaluation used: "best" or "last", of which epoch; the best validation epoch; where early stopping ended the run (null when it did not).</summary>
+public sealed record EvaluatedWeights(string Which, int Epoch, int? BestEpoch, double? BestValAccuracy, int? StoppedAfterEpoch);
 
 /// <summary>Where an interrupted run continues: the last completed epoch's checkpoint.</summary>
 public sealed record ResumePoint(ModelState State, int CompletedEpochs, long Step);
@@ -36,7 +40,7 @@ public sealed class TrainingDivergedException(string message) : Exception(messag
 /// </summary>
 public static class TrainingRun
 {
-    public const string ModelFile = "model.safetensors", SummaryFile = "summary.json", ProfileFile = "profile.csv", RunFile = "run.json";
+    public const string ModelFile = "model.safetensors", BestFile = "best.safetensors", SummaryFile = "summary.json", ProfileFile = "profile.csv", RunFile = "run.json";
 
     /// <summary>What run.json holds: enough to start the run again before its first checkpoint exists.</summary>
     public sealed record RunSettings(TrainingConfig Config, string Accelerator);
@@ -65,26 +69,48 @@ public static class TrainingRun
         using var trainData = new DeviceDataset(kernels.Accelerator, train);
         using var testData = new DeviceDataset(kernels.Accelerator, test);
         using var trainer = new Trainer(kernels, config, trainData, trainCount, Math.Max(test.Count, train.Count));
-        if (resume is not null) trainer.Upload(resume.State.Parameters, resume.State.AdamM, resume.State.AdamV, resume.Step);
-        else if (config.InitFrom is { } init) trainer.Upload(ModelCheckpoint.Load(init, ParameterLayout.Seed).Parameters);
+        var model = trainer.Network.Model;
+        if (resume is not null) trainer.Upload(resume.State.Parameters, resume.State.Buffers, resume.State.AdamM, resume.State.AdamV, resume.Step);
+        else if (config.InitFrom is { } init)
+        {
+            var state = ModelCheckpoint.Load(init, model);
+            trainer.Upload(state.Parameters, state.Buffers);
+        }
         observer.Started(new TrainingRunInfo(trainCount, valCount, test.Count, trainer.StepsPerEpoch, acceleratorName));
 
         var log = new MetricsLog(metricsPath, append: resume is not null);
-        for (int epoch = (resume?.CompletedEpochs ?? 0) + 1; epoch <= config.Epochs; epoch++)
+        string bestPath = Path.Combine(outDir, BestFile);
+        // The best epoch so far and early stopping's count come from the rows already logged, so a resumed run continues both.
+        var best = Best(resume is null ? [] : MetricsReader.Read(metricsPath).Epochs.Where(e => e.Epoch <= resume.CompletedEpochs));
+        int lastEpoch = resume?.CompletedEpochs ?? 0;
+        int? stoppedAfter = null;
+        for (int epoch = lastEpoch + 1; epoch <= config.Epochs; epoch++)
         {
+            if (config.EarlyStop is { } patience && best is { } b && epoch - 1 - b.Epoch >= patience)
+            {
+                stoppedAfter = epoch - 1;
+                break;
+            }
             var epochClock = Stopwatch.StartNew();
             // --profile times every layer of the run's first epoch.
             var profiler = profile && epoch == (resume?.CompletedEpochs ?? 0) + 1 ? new StepProfiler(kernels.Accelerator) : null;
             var (loss, accuracy, trainSeconds) = trainer.TrainEpoch(epoch, p => observer.Progress(epoch, p), cancel, profiler);
             EvaluationResult? val = valCount > 0 ? trainer.Evaluate(trainData, trainCount, valCount, train.Labels) : null;
-            var row = new EpochMetrics(epoch, loss, accuracy, val?.Loss, val?.Accuracy, config.LearningRate,
+            var row = new EpochMetrics(epoch, loss, accuracy, val?.Loss, val?.Accuracy, LearningRateSchedule.Rate(config, epoch),
                 epochClock.Elapsed.TotalSeconds, trainCount / trainSeconds, acceleratorName);
             // The row first, then the checkpoint: a kill between the two leaves a row newer than
             // the checkpoint, which resuming drops; the other order would lose the row for good.
             log.Append(row);
             if (TestHold.Enabled) TestHold.At($"row:{epoch}", cancel);
-            var (p, m, v) = trainer.Download();
-            ModelCheckpoint.Save(modelPath, ParameterLayout.Seed, p, m, v, Metadata(config, epoch, trainer.Step, acceleratorName));
+            var (p, buffers, m, v) = trainer.Download();
+            // best.safetensors before the checkpoint: a kill between them retrains this epoch, which writes it again, identically.
+            if (val is not null && (best is null || val.Accuracy > best.Value.Accuracy))
+            {
+                best = (epoch, val.Accuracy);
+                ModelCheckpoint.Save(bestPath, model, p, buffers, null, null, Metadata(config, epoch, trainer.Step, acceleratorName));
+            }
+            ModelCheckpoint.Save(modelPath, model, p, buffers, m, v, Metadata(config, epoch, trainer.Step, acceleratorName));
+            lastEpoch = epoch;
             observer.EpochDone(row);
             if (profiler?.Rows() is { } profileRows)
             {
@@ -94,12 +120,28 @@ public static class TrainingRun
             }
         }
 
+        var weights = new EvaluatedWeights("last", lastEpoch, best?.Epoch, best?.Accuracy, stoppedAfter);
+        if (config.EvaluateWeights == "best" && best is { } top)
+        {
+            var state = ModelCheckpoint.Load(bestPath, model);
+            trainer.Upload(state.Parameters, state.Buffers);
+            weights = weights with { Which = "best", Epoch = top.Epoch };
+        }
         var result = trainer.Evaluate(testData, 0, test.Count, test.Labels);
         string summaryPath = Path.Combine(outDir, SummaryFile);
-        var outcome = new RunOutcome(result, test, outDir, modelPath, metricsPath, summaryPath, clock.Elapsed.TotalSeconds);
+        var outcome = new RunOutcome(result, test, outDir, modelPath, metricsPath, summaryPath, clock.Elapsed.TotalSeconds, weights);
         observer.Finished(outcome);
-        WriteSummary(summaryPath, config, result, clock.Elapsed.TotalSeconds, acceleratorName, trainCount, valCount);
+        WriteSummary(summaryPath, config, result, clock.Elapsed.TotalSeconds, acceleratorName, trainCount, valCount, weights);
         return outcome;
+    }
+
+    /// <summary>The epoch with the best validation accuracy (the first of equals), or null without validation rows.</summary>
+    private static (int Epoch, double Accuracy)? Best(IEnumerable<EpochMetrics> rows)
+    {
+        (int, double)? best = null;
+        foreach (var r in rows)
+            if (r.ValAccuracy is { } a && (best is null || a > best.Value.Item2)) best = (r.Epoch, a);
+        return best;
     }
 
     public static Dictionary<string, string> Metadata(TrainingConfig config, int epoch, long step, string accelerator) => new()
@@ -119,7 +161,7 @@ public static class TrainingRun
         NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    private static void WriteSummary(string path, TrainingConfig config, EvaluationResult test, double seconds, string accelerator, int trainCount, int valCount)
+    private static void WriteSummary(string path, TrainingConfig config, EvaluationResult test, double seconds, string accelerator, int trainCount, int valCount, EvaluatedWeights weights)
     {
         // A class's accuracy is its recall: correct predictions over samples of that class.
         var scores = Reports.ClassificationReport.From(test, FashionMnist.ClassNames).Scores();
@@ -129,6 +171,11 @@ public static class TrainingRun
             TestAccuracy = test.Accuracy,
             TestCorrect = test.Correct,
             TestSamples = test.Count,
+            EvaluatedWeights = weights.Which,
+            EvaluatedEpoch = weights.Epoch,
+            BestEpoch = weights.BestEpoch,
+            BestValAccuracy = weights.BestValAccuracy,
+            StoppedEarlyAfterEpoch = weights.StoppedAfterEpoch,
             PerClassAccuracy = scores.ToDictionary(s => s.Name, s => s.Support == 0 ? double.NaN : s.Recall),
             TotalSeconds = seconds,
             TrainSamples = trainCount,

@@ -24,9 +24,9 @@ public class KernelBenchmarks : IHasFlops
 
     public static IEnumerable<string> Backends() => BackendSetup.Present();
 
-    private static readonly ConvShape Conv1 = Network.Conv1Shape(Batch), Conv2 = Network.Conv2Shape(Batch);
-    private static readonly PoolShape Pool1 = Network.Pool1Shape(Batch), Pool2 = Network.Pool2Shape(Batch);
-    private static readonly DenseShape Fc1 = Network.Fc1Shape(Batch), Fc2 = Network.Fc2Shape(Batch);
+    private static readonly ConvShape Conv1 = SeedShapes.Conv1(Batch), Conv2 = SeedShapes.Conv2(Batch);
+    private static readonly PoolShape Pool1 = SeedShapes.Pool1(Batch), Pool2 = SeedShapes.Pool2(Batch);
+    private static readonly DenseShape Fc1 = SeedShapes.Fc1(Batch), Fc2 = SeedShapes.Fc2(Batch);
 
     [GlobalSetup]
     public void Setup()
@@ -46,7 +46,7 @@ public class KernelBenchmarks : IHasFlops
         wf2 = setup.Random(Fc2.WeightSize, 0.2f); bf2 = setup.Random(Fc2.Outputs);
         loss = setup.Random(Batch); correct = setup.Random(Batch);
         labels = setup.Labels(Batch, 10);
-        int count = ParameterLayout.Seed.Count;
+        int count = SeedShapes.Parameters;
         parameters = setup.Random(count); grads = setup.Random(count); m = setup.Random(count); v = setup.Random(count, 0.01f);
     }
 
@@ -69,7 +69,7 @@ public class KernelBenchmarks : IHasFlops
     [Benchmark] public void Fc2Forward() { k.Dense.Forward(Fc2, fc1, wf2, bf2, logits); Sync(); }
     [Benchmark] public void SoftmaxCrossEntropy() { k.Loss.ForwardBackward(new LossShape(Batch, 10), logits, labels, loss, correct, dLogits); Sync(); }
     [Benchmark] public void Dropout1() { k.Dropout.Forward(Pool2.OutputSize, new DropoutMask(1, 2, 0.25f), pool2, pool2); Sync(); }
-    [Benchmark] public void AdamUpdate() { k.Adam.Update(ParameterLayout.Seed.Count, new AdamSettings().ForStep(10), parameters, grads, m, v); Sync(); }
+    [Benchmark] public void AdamUpdate() { k.Adam.Update(SeedShapes.Parameters, new AdamSettings().ForStep(10), parameters, grads, m, v); Sync(); }
 
     private void Sync() => setup.Accelerator.Synchronize();
 

@@ -28,7 +28,7 @@ public static class EvaluateCommand
         int Run(ParseResult parse, CancellationToken cancel)
         {
             string modelPath = parse.GetValue(model)!;
-            var state = ModelOptions.LoadWeights(modelPath);
+            var (network, state) = ModelOptions.LoadWeights(modelPath);
             string? outDir = parse.GetValue(output);
             if (outDir is not null) OutputDirectory.Ensure("--out", outDir);
             var (_, test, dataDir) = DataLoading.Load(parse.GetValue(data), download: false, cancel);
@@ -42,7 +42,7 @@ public static class EvaluateCommand
             var entry = device.Entry;
             var acc = device.Accelerator;
             Console.WriteLine($"Accelerator: {entry.Id} {entry.Name}");
-            var result = Evaluator.Run(new KernelLibrary(acc), state.Parameters, test);
+            var result = Evaluator.Run(new KernelLibrary(acc), network, state, test);
 
             Console.WriteLine($"Model: {modelPath}");
             Console.WriteLine($"Test loss {result.Loss:0.0000}, accuracy {result.Accuracy:P2} ({result.Correct} of {result.Count})");
@@ -68,9 +68,9 @@ public static class ModelOptions
         Required = true,
     };
 
-    public static ModelState LoadWeights(string path)
+    public static (Model Model, ModelState State) LoadWeights(string path)
     {
         if (!File.Exists(path)) throw new UsageException(Directory.Exists(path) ? $"--model: {path} is a directory, not a file" : $"--model: {path} does not exist");
-        return ModelCheckpoint.Load(path, ParameterLayout.Seed);
+        return ModelCheckpoint.Load(path);
     }
 }

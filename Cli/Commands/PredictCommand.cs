@@ -28,7 +28,7 @@ public static class PredictCommand
         command.SetAction(parse => Run(parse, CommandLine.Interrupted));
         int Run(ParseResult parse, CancellationToken cancel)
         {
-            var state = ModelOptions.LoadWeights(parse.GetValue(model)!);
+            var (network, state) = ModelOptions.LoadWeights(parse.GetValue(model)!);
             ImageSet set;
             string what;
             if (parse.GetValue(index) is { } i)
@@ -46,7 +46,7 @@ public static class PredictCommand
             }
 
             using var device = devices.Open(parse);
-            var result = Evaluator.Run(new KernelLibrary(device.Accelerator), state.Parameters, set);
+            var result = Evaluator.Run(new KernelLibrary(device.Accelerator), network, state, set);
             var p = result.Probabilities(0);
             Console.WriteLine($"Prediction for {what}:");
             var table = new TextTable("rank", "class", "probability");

@@ -29,15 +29,38 @@ public static class TrainCommand
         var force = new Option<bool>("--force") { Description = "Write into --out even if it already holds files (they are replaced)." };
         var init = new Option<string?>("--init") { Description = "Start from the weights in this safetensors file instead of random ones.", HelpName = "FILE" };
         var profile = new Option<bool>("--profile") { Description = "Time every layer during the first epoch (forward, backward, update) and print where the step's time goes; also writes OUT/profile.csv." };
+        var model = new Option<string>("--model")
+        {
+            Description = $"The model preset: {string.Join(", ", Presets.All.Select(p => p.Name))} ('fashiongpu summary --model NAME' shows it). Its recipe gives the defaults of the flags below that are not given; the defaults shown are the seed's.",
+            DefaultValueFactory = _ => Presets.Default,
+            HelpName = "NAME",
+        };
+        model.Validators.Add(r => { if (Options.TryGet<string>(r, out var v) && SettingRules.Model(v) is { } problem) r.AddError(problem); });
+        var schedule = new Option<string>("--lr-schedule")
+        {
+            Description = "How the learning rate changes per epoch: constant, step (/10 after half the epochs, /100 after three quarters), cosine (to near 0), onecycle (up from lr/25 over 30% of the epochs, then down to lr/1e4). The rate of each epoch is in metrics.csv.",
+            DefaultValueFactory = _ => defaults.LrSchedule,
+            HelpName = "NAME",
+        };
+        schedule.AcceptOnlyFromAmong([.. LearningRateSchedule.Names]);
+        var warmup = new Option<int>("--warmup-epochs") { Description = "Epochs of linear warm-up to --lr first (for onecycle: the length of its rise).", DefaultValueFactory = _ => defaults.WarmupEpochs, HelpName = "N" };
+        warmup.Validators.Add(r => { if (Options.TryGet<int>(r, out var v) && v < 0) r.AddError($"--warmup-epochs must be at least 0 (got {v})"); });
+        var weightDecay = new Option<double>("--weight-decay") { Description = "Decoupled weight decay (AdamW) of the weights; biases and batch-norm parameters are not decayed.", DefaultValueFactory = _ => defaults.WeightDecay, HelpName = "X" };
+        weightDecay.Validators.Add(r => { if (Options.TryGet<double>(r, out var v) && SettingRules.WeightDecay(v, 0) is { } problem) r.AddError(problem); });
+        var augment = Options.Augment();
+        var earlyStop = Options.OptionalPositiveInt("--early-stop", "Stop when validation accuracy has not improved for N epochs (best.safetensors keeps the best).");
+        var evaluate = new Option<string>("--evaluate") { Description = "Which weights the final test evaluation uses: last, or best (the epoch with the best validation accuracy, best.safetensors).", DefaultValueFactory = _ => defaults.EvaluateWeights, HelpName = "best|last" };
+        evaluate.AcceptOnlyFromAmong("best", "last");
         var resume = new Option<string?>("--resume")
         {
             Description = "Continue the run in DIR after its last completed epoch (from the start if none was completed), with its settings, device, weights, optimizer state and random streams; appends to DIR/metrics.csv. --epochs may raise the epoch count; --accelerator/--device move it to another device (then it is not bit-identical).",
             HelpName = "DIR",
         };
 
-        var command = new Command("train", "Train the seed's CNN on Fashion-MNIST. Writes OUT/metrics.csv (a row per epoch), OUT/model.safetensors (after every epoch) and OUT/summary.json.")
+        var command = new Command("train", "Train a model (the seed's CNN by default) on Fashion-MNIST. Writes OUT/metrics.csv (a row per epoch), OUT/model.safetensors (after every epoch), OUT/best.safetensors (the best validation epoch) and OUT/summary.json.")
         {
-            devices.Accelerator, devices.Device, epochs, batchSize, lr, seed, valSplit, dropout, limitTrain, limitTest, data, download, output, force, init, resume, profile,
+            devices.Accelerator, devices.Device, model, epochs, batchSize, lr, schedule, warmup, weightDecay, dropout, augment, seed, valSplit, earlyStop, evaluate,
+            limitTrain, limitTest, data, download, output, force, init, resume, profile,
         };
         command.SetAction(parse => Run(parse, CommandLine.WatchInterrupts()));
         int Run(ParseResult parse, CancellationToken cancel)
@@ -47,7 +70,7 @@ public static class TrainCommand
             string outDir;
             if (parse.GetValue(resume) is { } resumeDir)
             {
-                foreach (var o in new Option[] { batchSize, lr, seed, valSplit, dropout, limitTrain, limitTest, init, output, force })
+                foreach (var o in new Option[] { model, batchSize, lr, schedule, warmup, weightDecay, dropout, augment, seed, valSplit, earlyStop, evaluate, limitTrain, limitTest, init, output, force })
                     if (parse.GetResult(o) is { Implicit: false })
                         throw new UsageException($"{o.Name} cannot be combined with --resume: the run's settings come from {resumeDir}");
                 plan = Resume.Load(resumeDir, parse.GetResult(epochs) is { Implicit: false } ? parse.GetValue(epochs) : null);
@@ -56,20 +79,33 @@ public static class TrainCommand
             }
             else
             {
-                var (d1, d2) = Options.ParseDropout(parse.GetValue(dropout)!);
-                config = new TrainingConfig
+                // The preset's recipe, then every flag the user gave.
+                string name = parse.GetValue(model)!;
+                var recipe = Presets.Find(name)!.Recipe(new TrainingConfig { Model = name });
+                T Given<T>(Option<T> o, T fromRecipe) => parse.GetResult(o) is { Implicit: false } ? parse.GetValue(o)! : fromRecipe;
+                var (d1, d2) = parse.GetResult(dropout) is { Implicit: false } ? Options.ParseDropout(parse.GetValue(dropout)!) : (recipe.Dropout1, recipe.Dropout2);
+                var (shift, flip) = parse.GetResult(augment) is { Implicit: false } ? Options.ParseAugment(parse.GetValue(augment)!) : (recipe.AugmentShift, recipe.AugmentFlip);
+                config = recipe with
                 {
-                    Epochs = parse.GetValue(epochs),
-                    BatchSize = parse.GetValue(batchSize),
-                    LearningRate = parse.GetValue(lr),
+                    Epochs = Given(epochs, recipe.Epochs),
+                    BatchSize = Given(batchSize, recipe.BatchSize),
+                    LearningRate = Given(lr, recipe.LearningRate),
+                    LrSchedule = Given(schedule, recipe.LrSchedule),
+                    WarmupEpochs = Given(warmup, recipe.WarmupEpochs),
+                    WeightDecay = Given(weightDecay, recipe.WeightDecay),
                     Seed = parse.GetValue(seed),
-                    ValSplit = parse.GetValue(valSplit),
+                    ValSplit = Given(valSplit, recipe.ValSplit),
                     Dropout1 = d1,
                     Dropout2 = d2,
+                    AugmentShift = shift,
+                    AugmentFlip = flip,
+                    EarlyStop = parse.GetResult(earlyStop) is { Implicit: false } ? parse.GetValue(earlyStop) : recipe.EarlyStop,
+                    EvaluateWeights = Given(evaluate, recipe.EvaluateWeights),
                     LimitTrain = parse.GetValue(limitTrain),
                     LimitTest = parse.GetValue(limitTest),
                     InitFrom = parse.GetValue(init),
                 };
+                if (SettingRules.Problems(config).FirstOrDefault() is { } problem) throw new UsageException(problem);
                 outDir = parse.GetValue(output) ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
             }
             // A setting restored by --resume is named with the file it came from.
@@ -84,7 +120,7 @@ public static class TrainCommand
 
             using var device = devices.Open(parse, plan?.Accelerator);
             var entry = device.Entry;
-            long needed = Network.DeviceBytes(config.BatchSize) + train.Pixels.Length + test.Pixels.Length;
+            long needed = Presets.Create(config).DeviceBytes(config.BatchSize) + train.Pixels.Length + test.Pixels.Length;
             if (needed > entry.MemoryBytes)
                 throw new UsageException($"{Setting("--batch-size")} {config.BatchSize} needs about {DevicesCommand.FormatBytes(needed)} on {entry.Id}, which has {DevicesCommand.FormatBytes(entry.MemoryBytes)}; use a smaller --batch-size");
             if (config.BatchSize > trainCount) throw new UsageException($"{Setting("--batch-size")} {config.BatchSize} is larger than the {trainCount} training samples (1..{trainCount})");
@@ -123,7 +159,8 @@ public static class TrainCommand
                 Console.Error.WriteLine($"fashiongpu: {e.Message}; {outDir} keeps every completed epoch: free space, then resume with: {resumeHint}");
                 return ExitCodes.For(e);
             }
-            Console.WriteLine($"Wrote {outDir}/: {TrainingRun.RunFile}, {MetricsLog.FileName}, {TrainingRun.ModelFile}, {TrainingRun.SummaryFile}, " +
+            string best = File.Exists(Path.Combine(outDir, TrainingRun.BestFile)) ? $"{TrainingRun.BestFile}, " : "";
+            Console.WriteLine($"Wrote {outDir}/: {TrainingRun.RunFile}, {MetricsLog.FileName}, {TrainingRun.ModelFile}, {best}{TrainingRun.SummaryFile}, " +
                               $"{RunPictures.ConfusionPng}, {RunPictures.ConfusionCsv}, {RunPictures.PerClassCsv}, {RunPictures.SamplesPng}, {RunPictures.CurvesPng}");
             return ExitCodes.Success;
         }
@@ -229,7 +266,11 @@ public sealed class ConsoleTrainingObserver(TrainingConfig config, double compil
 
     public void Finished(RunOutcome o)
     {
-        Console.WriteLine($"Test accuracy {o.Test.Accuracy:P2} (loss {o.Test.Loss:0.0000}) on {o.Test.Count} images; {o.TotalSeconds:0.0} s in all.");
+        var w = o.Weights;
+        if (w.StoppedAfterEpoch is { } stopped)
+            Console.WriteLine($"Stopped early after epoch {stopped}: validation accuracy has not improved since epoch {w.BestEpoch} (--early-stop {config.EarlyStop}).");
+        string which = w.Which == "best" ? $"best weights, epoch {w.Epoch} (validation accuracy {w.BestValAccuracy:P2})" : $"last weights, epoch {w.Epoch}";
+        Console.WriteLine($"Test accuracy {o.Test.Accuracy:P2} (loss {o.Test.Loss:0.0000}) on {o.Test.Count} images with the {which}; {o.TotalSeconds:0.0} s in all.");
         RunPictures.WriteEvaluation(o.OutputDirectory, o.Test, o.TestImages);
         // From the log rather than this process's memory: a resumed run's curves start at epoch 1.
         RunPictures.WriteCurves(o.OutputDirectory, MetricsReader.Read(o.MetricsPath).Epochs);

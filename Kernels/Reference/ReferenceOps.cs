@@ -118,6 +118,130 @@ public static class ReferenceOps
         return (h >> 8) / 16777216.0 >= p;
     }
 
+    /// <summary>The same hash as <see cref="DropoutKeeps"/> uses, whole (32 bits), and the lowbias32 mix alone.</summary>
+    public static ulong Hash(ulong seed, ulong step, ulong index) => Mix32(Mix32(Mix32(seed) ^ (step & 0xFFFF_FFFF)) ^ (index & 0xFFFF_FFFF));
+
+    public static ulong Mix32(ulong x)
+    {
+        const ulong Low32 = 0xFFFF_FFFF;
+        x &= Low32;
+        x = (x ^ (x >> 16)) * 0x7FEB352D & Low32;
+        x = (x ^ (x >> 15)) * 0x846CA68B & Low32;
+        return x ^ (x >> 16);
+    }
+
+    /// <summary>
+    /// The augmented batch by its definition: image indices[b] is flipped left-right when flips
+    /// are on and bit 0 of mix(h) is set, then shifted down by dy = (h mod 2^16) mod (2s+1) - s
+    /// and right by dx = (h div 2^16) mod (2s+1) - s, zeros coming in; h = hash(seed, epoch, index).
+    /// </summary>
+    public static double[] Augment(int size, uint seed, uint epoch, int shift, bool flip, byte[] pixels, int[] indices)
+    {
+        var images = new double[indices.Length * size * size];
+        for (int b = 0; b < indices.Length; b++)
+        {
+            ulong h = Hash(seed, epoch, (ulong)indices[b]);
+            ulong span = (ulong)(2 * shift + 1);
+            int dy = (int)((h & 0xFFFF) % span) - shift, dx = (int)((h >> 16) % span) - shift;
+            bool mirrored = flip && (Mix32(h) & 1) == 1;
+            var flipped = new double[size, size];
+            for (int y = 0; y < size; y++)
+                for (int x = 0; x < size; x++)
+                    flipped[y, mirrored ? size - 1 - x : x] = pixels[(indices[b] * size + y) * size + x] / 255.0;
+            for (int y = 0; y < size; y++)
+                for (int x = 0; x < size; x++)
+                {
+                    int sy = y - dy, sx = x - dx;
+                    images[(b * size + y) * size + x] = sy >= 0 && sy < size && sx >= 0 && sx < size ? flipped[sy, sx] : 0;
+                }
+        }
+        return images;
+    }
+
+    public static double[] Pad(PadShape s, double[] input)
+    {
+        var output = new double[s.OutputSize];
+        for (int p = 0; p < s.Batch * s.Channels; p++)
+            for (int y = 0; y < s.Height; y++)
+                for (int x = 0; x < s.Width; x++)
+                    output[(p * s.OutH + y + s.Pad) * s.OutW + x + s.Pad] = input[(p * s.Height + y) * s.Width + x];
+        return output;
+    }
+
+    /// <summary>Padding is linear: its backward pass is its transpose, the crop.</summary>
+    public static double[] PadBackward(PadShape s, double[] dOutput)
+    {
+        var dInput = new double[s.InputSize];
+        for (int p = 0; p < s.Batch * s.Channels; p++)
+            for (int y = 0; y < s.Height; y++)
+                for (int x = 0; x < s.Width; x++)
+                    dInput[(p * s.Height + y) * s.Width + x] = dOutput[(p * s.OutH + y + s.Pad) * s.OutW + x + s.Pad];
+        return dInput;
+    }
+
+    /// <summary>The values of channel c, all samples and positions, as indices into a [B,C,plane] tensor.</summary>
+    private static IEnumerable<int> ChannelIndices(BatchNormShape s, int c) =>
+        Enumerable.Range(0, s.Batch).SelectMany(b => Enumerable.Range((b * s.Channels + c) * s.Plane, s.Plane));
+
+    /// <summary>Batch normalization in training: y from the batch's mean and biased variance; both returned per channel.</summary>
+    public static (double[] Y, double[] Mean, double[] Variance) BatchNormTrain(BatchNormShape s, double[] x, double[] gamma, double[] beta)
+    {
+        var y = new double[s.Size];
+        var mean = new double[s.Channels];
+        var variance = new double[s.Channels];
+        for (int c = 0; c < s.Channels; c++)
+        {
+            var idx = ChannelIndices(s, c).ToArray();
+            mean[c] = idx.Average(i => x[i]);
+            variance[c] = idx.Average(i => (x[i] - mean[c]) * (x[i] - mean[c]));
+            foreach (var i in idx) y[i] = (x[i] - mean[c]) / Math.Sqrt(variance[c] + BatchNormKernels.Epsilon) * gamma[c] + beta[c];
+        }
+        return (y, mean, variance);
+    }
+
+    /// <summary>Batch normalization in evaluation: the running statistics.</summary>
+    public static double[] BatchNormEval(BatchNormShape s, double[] x, double[] gamma, double[] beta, double[] runningMean, double[] runningVar)
+    {
+        var y = new double[s.Size];
+        for (int c = 0; c < s.Channels; c++)
+            foreach (var i in ChannelIndices(s, c))
+                y[i] = (x[i] - runningMean[c]) / Math.Sqrt(runningVar[c] + BatchNormKernels.Epsilon) * gamma[c] + beta[c];
+        return y;
+    }
+
+    /// <summary>The running statistics after one training batch: momentum 0.1, the unbiased variance (N/(N-1)).</summary>
+    public static (double[] Mean, double[] Variance) BatchNormRunning(BatchNormShape s, double[] batchMean, double[] batchVariance, double[] runningMean, double[] runningVar)
+    {
+        double n = s.Count, m = BatchNormKernels.Momentum;
+        return (runningMean.Select((r, c) => (1 - m) * r + m * batchMean[c]).ToArray(),
+                runningVar.Select((r, c) => (1 - m) * r + m * batchVariance[c] * n / (n - 1)).ToArray());
+    }
+
+    /// <summary>The gradients of training-mode batch normalization (through the batch statistics).</summary>
+    public static (double[] DX, double[] DGamma, double[] DBeta) BatchNormBackward(BatchNormShape s, double[] x, double[] gamma, double[] dy)
+    {
+        var dx = new double[s.Size];
+        var dGamma = new double[s.Channels];
+        var dBeta = new double[s.Channels];
+        var (_, mean, variance) = BatchNormTrain(s, x, gamma, new double[s.Channels]);
+        for (int c = 0; c < s.Channels; c++)
+        {
+            var idx = ChannelIndices(s, c).ToArray();
+            double invStd = 1 / Math.Sqrt(variance[c] + BatchNormKernels.Epsilon), n = idx.Length;
+            foreach (var i in idx)
+            {
+                dBeta[c] += dy[i];
+                dGamma[c] += dy[i] * (x[i] - mean[c]) * invStd;
+            }
+            foreach (var i in idx)
+                dx[i] = gamma[c] * invStd * (dy[i] - dBeta[c] / n - (x[i] - mean[c]) * invStd * dGamma[c] / n);
+        }
+        return (dx, dGamma, dBeta);
+    }
+
+    /// <summary>Decoupled weight decay: every value times (1 - lr * decay).</summary>
+    public static double[] WeightDecay(double[] values, double factor) => values.Select(v => v * factor).ToArray();
+
     public static double[] DenseForward(DenseShape s, double[] x, double[] weight, double[] bias)
     {
         var y = new double[s.OutputSize];

@@ -60,6 +60,17 @@ public static class KernelChecks
         Adam(1001, 10),
         Gather(batch: 5, images: 11, pixelsPerImage: 35),
         Fill(999),
+        Pad(new PadShape(3, 2, 5, 7, 1)),
+        Pad(new PadShape(1, 3, 4, 3, 2)),
+        Pad(new PadShape(2, 32, 14, 14, 1)),
+        BatchNorm(new BatchNormShape(3, 5, 35), relu: false),
+        BatchNorm(new BatchNormShape(2, 7, 9), relu: true),
+        BatchNorm(new BatchNormShape(4, 32, 196), relu: true),
+        BatchNorm(new BatchNormShape(5, 70, 1), relu: false), // after a dense layer
+        Augment(batch: 6, images: 9, size: 7, shift: 2, flip: true),
+        Augment(batch: 9, images: 40, size: 28, shift: 3, flip: false),
+        Augment(batch: 4, images: 5, size: 5, shift: 0, flip: true),
+        WeightDecay(1001),
     ];
 
     public static KernelCheck Conv(ConvShape s) => new("conv2d", s.ToString(), k =>
@@ -265,6 +276,94 @@ public static class KernelChecks
             Compare("gather labels", shape, dev.Download(vLabels).Select(l => (float)l).ToArray(), indices.Select(i => (double)classes[i]).ToArray()),
             Compare("bytes to floats", $"N{pixels.Length}", dev.Download(vAll), pixels.Select(p => p / 255.0).ToArray()),
         ];
+    });
+
+    public static KernelCheck Pad(PadShape s) => new("pad2d", s.ToString(), k =>
+    {
+        var rng = new Random(19);
+        var input = Random(rng, s.InputSize, -1, 1);
+        var dOut = Random(rng, s.OutputSize, -1, 1);
+        using var dev = new DeviceScope(k.Accelerator);
+        var vIn = dev.Upload(input); var vDOut = dev.Upload(dOut);
+        var vOut = dev.Allocate(s.OutputSize); var vDIn = dev.Allocate(s.InputSize);
+        k.Pad.Forward(s, vIn, vOut);
+        k.Pad.Backward(s, vDOut, vDIn);
+        return
+        [
+            Compare("pad2d forward", s.ToString(), dev.Download(vOut), ReferenceOps.Pad(s, input)),
+            Compare("pad2d backward", s.ToString(), dev.Download(vDIn), ReferenceOps.PadBackward(s, dOut)),
+        ];
+    });
+
+    /// <summary>Training forward (and the running statistics it updates), evaluation forward with those, and the backward pass.</summary>
+    public static KernelCheck BatchNorm(BatchNormShape s, bool relu) => new("batchnorm", s + (relu ? " relu" : ""), k =>
+    {
+        var rng = new Random(20);
+        // Per-channel offsets and scales, so the statistics matter.
+        var x = Random(rng, s.Size, -1, 1).Select((v, i) => (double)(float)(v * (1 + i / s.Plane % s.Channels) + 0.5 * (i / s.Plane % s.Channels))).ToArray();
+        var gamma = Random(rng, s.Channels, 0.5, 1.5);
+        var beta = Random(rng, s.Channels, -0.5, 0.5);
+        var runningMean = Random(rng, s.Channels, -0.2, 0.2);
+        var runningVar = Random(rng, s.Channels, 0.5, 2);
+        var dy = Random(rng, s.Size, -1, 1);
+        using var dev = new DeviceScope(k.Accelerator);
+        var vX = dev.Upload(x); var vGamma = dev.Upload(gamma); var vBeta = dev.Upload(beta);
+        var vMean = dev.Upload(runningMean); var vVar = dev.Upload(runningVar); var vTracked = dev.Upload([3.0]);
+        var vDy = dev.Upload(dy); var vStats = dev.Allocate(2 * s.Channels); var vScratch = dev.Allocate(FashionGpu.Kernels.BatchNorm.ScratchSize(s)); var vEvalStats = dev.Allocate(2 * s.Channels);
+        var vY = dev.Allocate(s.Size); var vYEval = dev.Allocate(s.Size);
+        var vDx = dev.Allocate(s.Size); var vDGamma = dev.Allocate(s.Channels); var vDBeta = dev.Allocate(s.Channels);
+        k.BatchNorm.Forward(s, training: true, relu, vX, vGamma, vBeta, vMean, vVar, vTracked, vStats, vScratch, vY);
+        k.BatchNorm.Backward(s, vX, vDy, vStats, vScratch, vGamma, vDGamma, vDBeta, vDx);
+        k.BatchNorm.Forward(s, training: false, relu, vX, vGamma, vBeta, vMean, vVar, vTracked, vEvalStats, vScratch, vYEval);
+        var (y, mean, variance) = ReferenceOps.BatchNormTrain(s, x, gamma, beta);
+        var (newMean, newVar) = ReferenceOps.BatchNormRunning(s, mean, variance, runningMean, runningVar);
+        var yEval = ReferenceOps.BatchNormEval(s, x, gamma, beta, newMean, newVar);
+        var (dx, dGamma, dBeta) = ReferenceOps.BatchNormBackward(s, x, gamma, dy);
+        string shape = s + (relu ? " relu" : "");
+        double[] Activation(double[] v) => relu ? ReferenceOps.ReluForward(v) : v;
+        return
+        [
+            Compare("batchnorm forward (training)", shape, dev.Download(vY), Activation(y)),
+            Compare("batchnorm running_mean", shape, dev.Download(vMean), newMean),
+            Compare("batchnorm running_var", shape, dev.Download(vVar), newVar),
+            Compare("batchnorm num_batches_tracked", shape, dev.Download(vTracked), [4]),
+            Compare("batchnorm forward (evaluation)", shape, dev.Download(vYEval), Activation(yEval)),
+            Compare("batchnorm d/input", shape, dev.Download(vDx), dx),
+            Compare("batchnorm d/weight", shape, dev.Download(vDGamma), dGamma),
+            Compare("batchnorm d/bias", shape, dev.Download(vDBeta), dBeta),
+        ];
+    });
+
+    public static KernelCheck Augment(int batch, int images, int size, int shift, bool flip) =>
+        new("augment", $"B{batch} of {images} {size}x{size} shift{shift}{(flip ? " flip" : "")}", k =>
+    {
+        var rng = new Random(21);
+        var pixels = new byte[images * size * size];
+        rng.NextBytes(pixels);
+        var classes = Enumerable.Range(0, images).Select(_ => (byte)rng.Next(10)).ToArray();
+        var indices = Enumerable.Range(0, batch).Select(_ => rng.Next(images)).ToArray();
+        var a = new Augmentation(Seed: 987654321u, Epoch: 3u, shift, flip ? 1 : 0);
+        using var dev = new DeviceScope(k.Accelerator);
+        var vPixels = dev.Upload(pixels); var vClasses = dev.Upload(classes); var vIndices = dev.Upload(indices);
+        var vImages = dev.Allocate(batch * size * size); var vLabels = dev.AllocateInt(batch);
+        k.Augment.Gather(batch, size, a, vPixels, vClasses, vIndices, vImages, vLabels);
+        string shape = $"B{batch} of {images} {size}x{size} shift{shift}{(flip ? " flip" : "")}";
+        return
+        [
+            Compare("augment images", shape, dev.Download(vImages), ReferenceOps.Augment(size, a.Seed, a.Epoch, shift, flip, pixels, indices)),
+            Compare("augment labels", shape, dev.Download(vLabels).Select(l => (float)l).ToArray(), indices.Select(i => (double)classes[i]).ToArray()),
+        ];
+    });
+
+    public static KernelCheck WeightDecay(int n) => new("weight-decay", $"N{n}", k =>
+    {
+        var values = Random(new Random(22), n, -1, 1);
+        // A factor far from 1 (lr * decay = 0.1), so a missing or wrong decay is far outside the tolerance.
+        const float Factor = 0.9f;
+        using var dev = new DeviceScope(k.Accelerator);
+        var v = dev.Upload(values);
+        k.Adam.Scale(n, Factor, v);
+        return [Compare("weight decay", $"N{n}", dev.Download(v), ReferenceOps.WeightDecay(values, Factor))];
     });
 
     public static KernelCheck Fill(int n) => new("fill", $"N{n}", k =>

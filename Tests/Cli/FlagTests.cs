@@ -55,7 +55,8 @@ public sealed class FlagTests
     {
         var device = Kernels.Backends.Require(backend);
         Training.RealDataset.Directory();
-        long perSample = FashionGpu.Training.Model.Network.DeviceBytes(2) - FashionGpu.Training.Model.Network.DeviceBytes(1);
+        var seed = FashionGpu.Training.Model.Presets.Seed(new());
+        long perSample = seed.DeviceBytes(2) - seed.DeviceBytes(1);
         long batch = device.MemoryBytes / perSample + 1;
         if (batch > int.MaxValue) Assert.Ignore($"{device.Id} has {device.MemoryBytes} bytes: no int batch exceeds it");
         AssertUsageError(Run("train", "--accelerator", backend, "--batch-size", batch.ToString(), "--out", Path.Combine(TempDir(), "run")),

@@ -127,6 +127,48 @@ public sealed class FiniteDifferenceTests
             Numeric(logits, () => ReferenceOps.SoftmaxCrossEntropy(s, logits, labels).Loss.Average()));
     }
 
+    [TestCaseSource(nameof(AllBackends))]
+    public void PadBackwardMatchesNumericGradient(string backend)
+    {
+        var k = Backends.Get(backend);
+        var s = new PadShape(2, 3, 5, 4, 1);
+        var rng = new Random(7);
+        var input = KernelChecks.Random(rng, s.InputSize, -1, 1);
+        var r = KernelChecks.Random(rng, s.OutputSize, -1, 1);
+        using var dev = new DeviceScope(k.Accelerator);
+        var vR = dev.Upload(r); var vDIn = dev.Allocate(s.InputSize);
+        k.Pad.Backward(s, vR, vDIn);
+        AssertClose("d/input", dev.Download(vDIn), Numeric(input, () => Dot(r, ReferenceOps.Pad(s, input))));
+    }
+
+    /// <summary>Training-mode batch norm, through its batch statistics: after a convolution (plane 6) and after a dense layer (plane 1).</summary>
+    [TestCase("cpu", 6)]
+    [TestCase("opencl", 6)]
+    [TestCase("cpu", 1)]
+    [TestCase("opencl", 1)]
+    public void BatchNormBackwardMatchesNumericGradient(string backend, int plane)
+    {
+        var k = Backends.Get(backend);
+        var s = new BatchNormShape(plane == 1 ? 7 : 3, 4, plane);
+        var rng = new Random(8);
+        var x = KernelChecks.Random(rng, s.Size, -1, 2);
+        var gamma = KernelChecks.Random(rng, s.Channels, 0.5, 1.5);
+        var beta = KernelChecks.Random(rng, s.Channels, -0.5, 0.5);
+        var r = KernelChecks.Random(rng, s.Size, -1, 1);
+        using var dev = new DeviceScope(k.Accelerator);
+        var vX = dev.Upload(x); var vGamma = dev.Upload(gamma); var vBeta = dev.Upload(beta); var vR = dev.Upload(r);
+        var vMean = dev.Upload(new double[s.Channels]); var vVar = dev.Upload(Enumerable.Repeat(1.0, s.Channels).ToArray()); var vTracked = dev.Upload([0.0]);
+        var vStats = dev.Allocate(2 * s.Channels); var vScratch = dev.Allocate(BatchNorm.ScratchSize(s)); var vY = dev.Allocate(s.Size);
+        var vDx = dev.Allocate(s.Size); var vDGamma = dev.Allocate(s.Channels); var vDBeta = dev.Allocate(s.Channels);
+        k.BatchNorm.Forward(s, training: true, relu: false, vX, vGamma, vBeta, vMean, vVar, vTracked, vStats, vScratch, vY);
+        k.BatchNorm.Backward(s, vX, vR, vStats, vScratch, vGamma, vDGamma, vDBeta, vDx);
+
+        double L() => Dot(r, ReferenceOps.BatchNormTrain(s, x, gamma, beta).Y);
+        AssertClose("d/input", dev.Download(vDx), Numeric(x, L));
+        AssertClose("d/weight", dev.Download(vDGamma), Numeric(gamma, L));
+        AssertClose("d/bias", dev.Download(vDBeta), Numeric(beta, L));
+    }
+
     /// <summary>Central differences of <paramref name="loss"/> with respect to each element of <paramref name="x"/> (perturbed in place, then restored).</summary>
     private static double[] Numeric(double[] x, Func<double> loss)
     {

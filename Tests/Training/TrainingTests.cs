@@ -61,12 +61,12 @@ public sealed class TrainingTests
         Assert.That(file.Metadata["seed"], Is.EqualTo("5"));
 
         // The values are the trained ones: evaluating them reproduces the run's test result exactly.
-        var state = ModelCheckpoint.Load(outcome.ModelPath, ParameterLayout.Seed, requireOptimizer: true);
-        var again = Evaluator.Run(Backends.Get("cpu"), state.Parameters, Data.Test.Take(100), batchSize: 64);
+        var (model, state) = ModelCheckpoint.Load(outcome.ModelPath, requireOptimizer: true);
+        var again = Evaluator.Run(Backends.Get("cpu"), model, state, Data.Test.Take(100), batchSize: 64);
         Assert.That(again.Correct, Is.EqualTo(outcome.Test.Correct));
         Assert.That(again.Logits, Is.EqualTo(outcome.Test.Logits));
         // Training moved the weights away from a fresh Glorot initialisation with the same seed.
-        var initial = ParameterLayout.Seed.GlorotUniform(SplitMix64.Derive(5, 1));
+        var initial = model.Parameters.Initial(SplitMix64.Derive(5, 1));
         Assert.That(state.Parameters, Is.Not.EqualTo(initial));
         Assert.That(state.AdamV!.All(v => v >= 0), Is.True);
     }

@@ -3,56 +3,79 @@ using FashionGpu.Training.Model;
 namespace FashionGpu.Training.Checkpoints;
 
 /// <summary>The network's state as read from a checkpoint.</summary>
-public sealed record ModelState(float[] Parameters, float[]? AdamM, float[]? AdamV, IReadOnlyDictionary<string, string> Metadata)
+public sealed record ModelState(float[] Parameters, float[] Buffers, float[]? AdamM, float[]? AdamV, IReadOnlyDictionary<string, string> Metadata)
 {
     public long? MetadataLong(string key) => Metadata.TryGetValue(key, out var s) && long.TryParse(s, out var v) ? v : null;
 }
 
 /// <summary>
-/// Maps the flat parameter buffer to safetensors tensors with PyTorch's names and layouts
-/// (conv1.weight [32,1,3,3] ... fc2.bias [10]), and Adam's moments to optimizer.NAME.m / .v.
+/// Maps the flat parameter and buffer arrays to safetensors tensors with PyTorch's names and
+/// layouts (conv1.weight [32,1,3,3] ... fc2.bias [10]; bn1.running_mean ...), and Adam's moments
+/// to optimizer.NAME.m / .v. The metadata's "model" names the preset, so a checkpoint is read
+/// back into the architecture it was saved from (a file without it, from PyTorch or an older
+/// version, is the seed's model).
 /// </summary>
 public static class ModelCheckpoint
 {
-    public static void Save(string path, ParameterLayout layout, float[] parameters, float[]? m, float[]? v, IReadOnlyDictionary<string, string> metadata)
+    public const string ModelKey = "model";
+
+    public static void Save(string path, Model.Model model, float[] parameters, float[] buffers, float[]? m, float[]? v, IReadOnlyDictionary<string, string> metadata)
     {
         var tensors = new List<Tensor>();
-        foreach (var t in layout.Tensors) tensors.Add(new Tensor(t.Name, t.Shape, parameters.AsSpan(t.Offset, t.Length).ToArray()));
+        foreach (var t in model.Parameters.Tensors) tensors.Add(new Tensor(t.Name, t.Shape, parameters.AsSpan(t.Offset, t.Length).ToArray()));
+        foreach (var t in model.Buffers.Tensors) tensors.Add(new Tensor(t.Name, t.Shape, buffers.AsSpan(t.Offset, t.Length).ToArray()));
         if (m is not null && v is not null)
         {
-            foreach (var t in layout.Tensors) tensors.Add(new Tensor($"optimizer.{t.Name}.m", t.Shape, m.AsSpan(t.Offset, t.Length).ToArray()));
-            foreach (var t in layout.Tensors) tensors.Add(new Tensor($"optimizer.{t.Name}.v", t.Shape, v.AsSpan(t.Offset, t.Length).ToArray()));
+            foreach (var t in model.Parameters.Tensors) tensors.Add(new Tensor($"optimizer.{t.Name}.m", t.Shape, m.AsSpan(t.Offset, t.Length).ToArray()));
+            foreach (var t in model.Parameters.Tensors) tensors.Add(new Tensor($"optimizer.{t.Name}.v", t.Shape, v.AsSpan(t.Offset, t.Length).ToArray()));
         }
-        SafeTensors.Write(path, tensors, metadata);
+        var withModel = new Dictionary<string, string>(metadata) { [ModelKey] = model.Name };
+        SafeTensors.Write(path, tensors, withModel);
+    }
+
+    /// <summary>Reads a checkpoint into the preset its metadata names (the seed's when none).</summary>
+    public static (Model.Model Model, ModelState State) Load(string path, bool requireOptimizer = false)
+    {
+        var file = SafeTensors.Read(path);
+        string name = file.Metadata.TryGetValue(ModelKey, out var n) ? n : Presets.Default;
+        var preset = Presets.Find(name) ?? throw CheckpointFileException.For(path,
+            $"was saved from model {name}, which this version does not have (it has: {string.Join(", ", Presets.All.Select(p => p.Name))})");
+        var model = preset.Build(new TrainingConfig { Model = name });
+        return (model, Gather(path, file, model, requireOptimizer));
     }
 
     /// <summary>
-    /// Reads the model tensors (every one required, with its exact shape) and, when all are
-    /// present, Adam's moments. Throws <see cref="CheckpointFileException"/> with one line.
+    /// Reads the tensors of <paramref name="model"/> (every one required, with its exact shape)
+    /// and, when all are present, Adam's moments. Throws <see cref="CheckpointFileException"/> with one line.
     /// </summary>
-    public static ModelState Load(string path, ParameterLayout layout, bool requireOptimizer = false)
+    public static ModelState Load(string path, Model.Model model, bool requireOptimizer = false) => Gather(path, SafeTensors.Read(path), model, requireOptimizer);
+
+    private static ModelState Gather(string path, (IReadOnlyList<Tensor> Tensors, IReadOnlyDictionary<string, string> Metadata) file, Model.Model model, bool requireOptimizer)
     {
-        var file = SafeTensors.Read(path);
         var byName = file.Tensors.ToDictionary(t => t.Name);
-        float[] Gather(Func<ParameterTensor, string> name)
+        if (file.Metadata.TryGetValue(ModelKey, out var saved) && saved != model.Name)
+            throw CheckpointFileException.For(path, $"holds model {saved}, not {model.Name}");
+        float[] Flat(ParameterLayout layout, Func<ParameterTensor, string> name)
         {
             var flat = new float[layout.Count];
             foreach (var t in layout.Tensors)
             {
                 if (!byName.TryGetValue(name(t), out var tensor))
-                    throw new CheckpointFileException($"{path}: tensor {name(t)} is missing");
+                    throw CheckpointFileException.For(path, $"tensor {name(t)} is missing (model {model.Name})");
                 if (!tensor.Shape.SequenceEqual(t.Shape))
-                    throw new CheckpointFileException($"{path}: tensor {name(t)} has shape [{string.Join(",", tensor.Shape)}], expected [{string.Join(",", t.Shape)}]");
+                    throw CheckpointFileException.For(path, $"tensor {name(t)} has shape {Tensor.FormatShape(tensor.Shape)}, expected {Tensor.FormatShape(t.Shape)}");
                 tensor.Data.CopyTo(flat, t.Offset);
             }
             return flat;
         }
-        var parameters = Gather(t => t.Name);
+        var layout = model.Parameters;
+        var parameters = Flat(layout, t => t.Name);
+        var buffers = Flat(model.Buffers, t => t.Name);
         bool hasOptimizer = layout.Tensors.All(t => byName.ContainsKey($"optimizer.{t.Name}.m") && byName.ContainsKey($"optimizer.{t.Name}.v"));
         if (requireOptimizer && !hasOptimizer)
-            throw new CheckpointFileException($"{path}: the optimizer state (optimizer.*.m and .v tensors) is missing, so training cannot resume from it");
+            throw CheckpointFileException.For(path, "the optimizer state (optimizer.*.m and .v tensors) is missing, so training cannot resume from it");
         return hasOptimizer
-            ? new ModelState(parameters, Gather(t => $"optimizer.{t.Name}.m"), Gather(t => $"optimizer.{t.Name}.v"), file.Metadata)
-            : new ModelState(parameters, null, null, file.Metadata);
+            ? new ModelState(parameters, buffers, Flat(layout, t => $"optimizer.{t.Name}.m"), Flat(layout, t => $"optimizer.{t.Name}.v"), file.Metadata)
+            : new ModelState(parameters, buffers, null, null, file.Metadata);
     }
 }

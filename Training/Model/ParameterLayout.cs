@@ -1,7 +1,9 @@
+using FashionGpu.Training.Model.Layers;
+
 namespace FashionGpu.Training.Model;
 
-/// <summary>One named parameter tensor: its PyTorch name and shape, and where it lives in the flat parameter buffer.</summary>
-public sealed record ParameterTensor(string Name, int[] Shape, int Offset)
+/// <summary>One named tensor: its PyTorch name and shape, how it starts, and where it lives in its flat buffer.</summary>
+public sealed record ParameterTensor(string Name, int[] Shape, int Offset, Init Init = Init.Zeros, bool Decay = false)
 {
     public int Length => Shape.Aggregate(1, (a, b) => a * b);
 
@@ -12,42 +14,27 @@ public sealed record ParameterTensor(string Name, int[] Shape, int Offset)
         2 => (Shape[1], Shape[0]),
         _ => (0, 0),
     };
-
-    public bool IsBias => Shape.Length == 1;
 }
 
 /// <summary>
-/// The seed's network and where each parameter sits in one flat buffer (as llm.c keeps its
-/// parameters): conv1 32x1x3x3, conv2 64x32x3x3, fc1 128x1600, fc2 10x128, with biases.
+/// Where each tensor of a model sits in one flat buffer (as llm.c keeps its parameters): the
+/// trainable parameters in one layout, the persistent buffers (batch-norm statistics) in another.
 /// Names and layouts are those of the equivalent torch.nn model, so checkpoints load there.
 /// </summary>
 public sealed class ParameterLayout
 {
     public const int ImageSize = 28, Classes = 10;
-    public const int Conv1Channels = 32, Conv2Channels = 64, KernelSize = 3, Hidden = 128;
-
-    /// <summary>Spatial size after conv1 (26), pool1 (13), conv2 (11) and pool2 (5).</summary>
-    public const int Conv1Out = ImageSize - KernelSize + 1, Pool1Out = Conv1Out / 2, Conv2Out = Pool1Out - KernelSize + 1, Pool2Out = Conv2Out / 2;
-
-    /// <summary>Inputs of fc1: the flattened (C, H, W) output of pool2, 1600.</summary>
-    public const int Flattened = Conv2Channels * Pool2Out * Pool2Out;
-
-    public static ParameterLayout Seed { get; } = new(
-        ("conv1.weight", [Conv1Channels, 1, KernelSize, KernelSize]), ("conv1.bias", [Conv1Channels]),
-        ("conv2.weight", [Conv2Channels, Conv1Channels, KernelSize, KernelSize]), ("conv2.bias", [Conv2Channels]),
-        ("fc1.weight", [Hidden, Flattened]), ("fc1.bias", [Hidden]),
-        ("fc2.weight", [Classes, Hidden]), ("fc2.bias", [Classes]));
 
     public IReadOnlyList<ParameterTensor> Tensors { get; }
     public int Count { get; }
 
-    private ParameterLayout(params (string Name, int[] Shape)[] tensors)
+    public ParameterLayout(IEnumerable<(string Name, TensorSpec Spec)> tensors)
     {
         var list = new List<ParameterTensor>();
         int offset = 0;
-        foreach (var (name, shape) in tensors)
+        foreach (var (name, spec) in tensors)
         {
-            var t = new ParameterTensor(name, shape, offset);
+            var t = new ParameterTensor(name, spec.Shape, offset, spec.Init, spec.Decay);
             list.Add(t);
             offset += t.Length;
         }
@@ -57,17 +44,27 @@ public sealed class ParameterLayout
 
     public ParameterTensor this[string name] => Tensors.First(t => t.Name == name);
 
-    /// <summary>Glorot-uniform weights (limit sqrt(6 / (fan_in + fan_out))) and zero biases, as Keras initialises them.</summary>
-    public float[] GlorotUniform(ulong seed)
+    /// <summary>
+    /// The initial values: Glorot-uniform weights (limit sqrt(6 / (fan_in + fan_out)), drawn in
+    /// tensor order from <paramref name="seed"/>), as Keras initialises them; zeros and ones as declared.
+    /// </summary>
+    public float[] Initial(ulong seed)
     {
         var values = new float[Count];
         var rng = new SplitMix64(seed);
         foreach (var t in Tensors)
         {
-            if (t.IsBias) continue;
-            var (fanIn, fanOut) = t.Fans;
-            double limit = Math.Sqrt(6.0 / (fanIn + fanOut));
-            for (int i = 0; i < t.Length; i++) values[t.Offset + i] = (float)((rng.NextDouble() * 2 - 1) * limit);
+            switch (t.Init)
+            {
+                case Init.Ones:
+                    Array.Fill(values, 1f, t.Offset, t.Length);
+                    break;
+                case Init.Glorot:
+                    var (fanIn, fanOut) = t.Fans;
+                    double limit = Math.Sqrt(6.0 / (fanIn + fanOut));
+                    for (int i = 0; i < t.Length; i++) values[t.Offset + i] = (float)((rng.NextDouble() * 2 - 1) * limit);
+                    break;
+            }
         }
         return values;
     }

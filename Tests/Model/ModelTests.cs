@@ -1,0 +1,201 @@
+using FashionGpu.Kernels;
+using FashionGpu.Kernels.Reference;
+using FashionGpu.Tests.Kernels;
+using FashionGpu.Training;
+using FashionGpu.Training.Model;
+using FashionGpu.Training.Model.Layers;
+using ILGPU.Runtime;
+using NUnit.Framework;
+
+namespace FashionGpu.Tests.Model;
+
+/// <summary>Models built from layers: names, shapes, what is trained and what is only saved.</summary>
+public sealed class ModelTests
+{
+    [Test]
+    public void SeedKeepsItsCheckpointNamesShapesAndOrder()
+    {
+        var m = Presets.Seed(new TrainingConfig());
+        Assert.That(m.Parameters.Tensors.Select(t => $"{t.Name} [{string.Join(",", t.Shape)}]"), Is.EqualTo(new[]
+        {
+            "conv1.weight [32,1,3,3]", "conv1.bias [32]", "conv2.weight [64,32,3,3]", "conv2.bias [64]",
+            "fc1.weight [128,1600]", "fc1.bias [128]", "fc2.weight [10,128]", "fc2.bias [10]",
+        }));
+        Assert.That(m.Buffers.Count, Is.Zero);
+        Assert.That(m.Parameters.Count, Is.EqualTo(225_034));
+    }
+
+    [Test]
+    public void BatchNormStatisticsAreBuffersNotParameters()
+    {
+        var m = Presets.Bn3(new TrainingConfig());
+        Assert.That(m.Parameters.Tensors.Select(t => t.Name).Where(n => n.StartsWith("bn1.", StringComparison.Ordinal)), Is.EqualTo(new[] { "bn1.weight", "bn1.bias" }));
+        Assert.That(m.Buffers.Tensors.Select(t => t.Name).Take(3), Is.EqualTo(new[] { "bn1.running_mean", "bn1.running_var", "bn1.num_batches_tracked" }));
+        Assert.That(m.Buffers.Tensors.Single(t => t.Name == "bn4.running_var").Shape, Is.EqualTo(new[] { 256 }));
+        Assert.That(m.Buffers.Tensors.Single(t => t.Name == "bn1.num_batches_tracked").Shape, Is.Empty, "a scalar, as PyTorch saves it");
+        Assert.That(m.Parameters["fc1.weight"].Shape, Is.EqualTo(new[] { 256, 128 * 3 * 3 }));
+        // Decay: conv and dense weights only.
+        Assert.That(m.Parameters.Tensors.Where(t => t.Decay).Select(t => t.Name), Is.EqualTo(new[] { "conv1.weight", "conv2.weight", "conv3.weight", "fc1.weight", "fc2.weight" }));
+        var initial = m.Parameters.Initial(1);
+        Assert.That(initial.AsSpan(m.Parameters["bn2.weight"].Offset, 64).ToArray(), Is.All.EqualTo(1f));
+        Assert.That(m.Buffers.Initial(0).AsSpan(m.Buffers["bn2.running_var"].Offset, 64).ToArray(), Is.All.EqualTo(1f));
+    }
+
+    [Test]
+    public void ReluBeforePoolingIsTakenByThePoolingsBackwardPass()
+    {
+        var layers = Presets.Bn3(new TrainingConfig()).Layers;
+        Assert.That(layers.Single(l => l.Name == "bn1").ReluDoneByNext, Is.True);
+        Assert.That(layers.Single(l => l.Name == "pool1").TakesReluOfPrevious, Is.True);
+        Assert.That(layers.Single(l => l.Name == "bn4").ReluDoneByNext, Is.False, "dropout follows it, not pooling");
+    }
+
+    [Test]
+    public void AModelThatDoesNotEndInTenLogitsIsRefused() =>
+        Assert.Throws<ArgumentException>(() => _ = new FashionGpu.Training.Model.Model("bad", [new Conv2dLayer("c", 4, 3), new DenseLayer("fc", 7)]));
+
+    /// <summary>
+    /// The whole network's parameter gradients against the same network composed from the
+    /// double-precision reference ops (<see cref="ReferenceOps"/>), layer by layer, fusions and
+    /// in-place dropout included: the layers are wired right. (Finite differences of the whole
+    /// network are no test here: with ReLU and max pooling, a step of any size that float32
+    /// resolves flips enough units to move the estimate by 10-30%.)
+    /// </summary>
+    [TestCase("cpu", "seed")]
+    [TestCase("opencl", "seed")]
+    [TestCase("cpu", "bn3")]
+    [TestCase("opencl", "bn3")]
+    public void NetworkGradientMatchesTheReferenceNetwork(string backend, string preset)
+    {
+        Backends.Require(backend);
+        var kernels = Backends.Get(backend);
+        var config = new TrainingConfig { Model = preset, Dropout1 = 0.25f, Dropout2 = 0.5f };
+        var model = Presets.Create(config);
+        const int batch = 3;
+        using var network = new Network(kernels, model, batch);
+        var rng = new Random(3);
+        var images = Enumerable.Range(0, batch * 784).Select(_ => (float)rng.NextDouble()).ToArray();
+        int[] labels = [3, 1, 4];
+        var parameters = model.Parameters.Initial(7);
+        // Non-trivial normalization parameters, so gamma and beta are exercised.
+        foreach (var t in model.Parameters.Tensors.Where(t => t.Name.StartsWith("bn", StringComparison.Ordinal)))
+            for (int i = 0; i < t.Length; i++) parameters[t.Offset + i] += (float)(rng.NextDouble() - 0.5) * 0.4f;
+        network.Images.SubView(0, images.Length).CopyFromCPU(images);
+        network.Labels.CopyFromCPU(labels);
+        network.Parameters.CopyFromCPU(parameters);
+        using var totals = kernels.Accelerator.Allocate1D<float>(2);
+        var pass = new Pass(batch, Training: true, Step: 5, Seed: 9);
+        network.Forward(pass);
+        network.Loss(batch, gradient: true, 0, totals.View);
+        network.Backward(pass);
+        kernels.Accelerator.Synchronize();
+        var gradient = network.Gradients.GetAsArray();
+
+        var expected = ReferenceNetwork.Gradients(model, pass, parameters.Select(v => (double)v).ToArray(), images.Select(v => (double)v).ToArray(), labels);
+        double overall = expected.Max(Math.Abs);
+        foreach (var t in model.Parameters.Tensors)
+        {
+            var actual = gradient.AsSpan(t.Offset, t.Length).ToArray();
+            var want = expected.AsSpan(t.Offset, t.Length).ToArray();
+            double scale = want.Max(Math.Abs);
+            // Float32 through up to 14 layers: 1e-3 of the tensor's largest gradient. A bias right
+            // before batch norm has a zero gradient (the normalization removes the mean); float32 leaves noise there.
+            bool zero = scale < 1e-9 * overall;
+            bool beforeNorm = model.Layers.Zip(model.Layers.Skip(1)).Any(p => p.Second is BatchNormLayer && t.Name == $"{p.First.Name}.bias");
+            Assert.That(zero && !beforeNorm, Is.False, $"{t.Name}: an all-zero reference gradient proves nothing");
+            double tolerance = zero ? 1e-4 * overall : 1e-3 * scale;
+            for (int i = 0; i < actual.Length; i++)
+                Assert.That(actual[i], Is.EqualTo(want[i]).Within(tolerance), $"{t.Name}[{i}]");
+        }
+    }
+}
+
+/// <summary>A model's forward and backward passes composed from <see cref="ReferenceOps"/> in double precision.</summary>
+internal static class ReferenceNetwork
+{
+    public static double[] Gradients(FashionGpu.Training.Model.Model model, Pass pass, double[] parameters, double[] images, int[] labels)
+    {
+        int b = pass.Batch;
+        var grads = new double[parameters.Length];
+        double[] Slice(double[] all, string name) { var t = model.Parameters[name]; return all.AsSpan(t.Offset, t.Length).ToArray(); }
+        void Put(string name, double[] g) => g.CopyTo(grads, model.Parameters[name].Offset);
+        var inputs = new List<double[]>();
+        var backward = new List<Func<double[], double[]>>();
+        var x = images;
+        foreach (var layer in model.Layers)
+        {
+            inputs.Add(x);
+            var input = x;
+            var (i, o) = (layer.Input, layer.Output);
+            switch (layer)
+            {
+                case Conv2dLayer conv:
+                {
+                    var pad = new PadShape(b, i.Channels, i.Height, i.Width, conv.Padding);
+                    var s = new ConvShape(b, i.Channels, o.Channels, pad.OutH, pad.OutW, pad.OutH - o.Height + 1, pad.OutW - o.Width + 1);
+                    var padded = ReferenceOps.Pad(pad, input);
+                    var w = Slice(parameters, $"{conv.Name}.weight");
+                    var pre = ReferenceOps.ConvForward(s, padded, w, Slice(parameters, $"{conv.Name}.bias"));
+                    x = conv.Relu ? ReferenceOps.ReluForward(pre) : pre;
+                    backward.Add(dy =>
+                    {
+                        if (conv.Relu) dy = ReferenceOps.ReluBackward(pre, dy);
+                        var (dPadded, dW, dB) = ReferenceOps.ConvBackward(s, padded, w, dy);
+                        Put($"{conv.Name}.weight", dW); Put($"{conv.Name}.bias", dB);
+                        return ReferenceOps.PadBackward(pad, dPadded);
+                    });
+                    break;
+                }
+                case BatchNormLayer bn:
+                {
+                    var s = new BatchNormShape(b, i.Channels, i.Height * i.Width);
+                    var gamma = Slice(parameters, $"{bn.Name}.weight");
+                    var pre = ReferenceOps.BatchNormTrain(s, input, gamma, Slice(parameters, $"{bn.Name}.bias")).Y;
+                    x = bn.Relu ? ReferenceOps.ReluForward(pre) : pre;
+                    backward.Add(dy =>
+                    {
+                        if (bn.Relu) dy = ReferenceOps.ReluBackward(pre, dy);
+                        var (dx, dGamma, dBeta) = ReferenceOps.BatchNormBackward(s, input, gamma, dy);
+                        Put($"{bn.Name}.weight", dGamma); Put($"{bn.Name}.bias", dBeta);
+                        return dx;
+                    });
+                    break;
+                }
+                case MaxPool2dLayer:
+                {
+                    var s = new PoolShape(b, i.Channels, i.Height, i.Width);
+                    x = ReferenceOps.MaxPoolForward(s, input);
+                    backward.Add(dy => ReferenceOps.MaxPoolBackward(s, input, dy));
+                    break;
+                }
+                case DropoutLayer d:
+                {
+                    var mask = new DropoutMask((uint)SplitMix64.Derive(pass.Seed, 2, (ulong)d.Stream), (uint)pass.Step, d.Probability);
+                    x = ReferenceOps.Dropout(mask, input);
+                    backward.Add(dy => ReferenceOps.Dropout(mask, dy));
+                    break;
+                }
+                case DenseLayer dense:
+                {
+                    var s = new DenseShape(b, i.Size, o.Channels);
+                    var w = Slice(parameters, $"{dense.Name}.weight");
+                    var pre = ReferenceOps.DenseForward(s, input, w, Slice(parameters, $"{dense.Name}.bias"));
+                    x = dense.Relu ? ReferenceOps.ReluForward(pre) : pre;
+                    backward.Add(dy =>
+                    {
+                        if (dense.Relu) dy = ReferenceOps.ReluBackward(pre, dy);
+                        var (dx, dW, dB) = ReferenceOps.DenseBackward(s, input, w, dy);
+                        Put($"{dense.Name}.weight", dW); Put($"{dense.Name}.bias", dB);
+                        return dx;
+                    });
+                    break;
+                }
+                default:
+                    throw new NotSupportedException($"no reference for {layer.Kind}");
+            }
+        }
+        var g = ReferenceOps.SoftmaxCrossEntropy(new LossShape(b, 10), x, labels).DLogits;
+        for (int k = backward.Count - 1; k >= 0; k--) g = backward[k](g);
+        return grads;
+    }
+}
