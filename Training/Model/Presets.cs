@@ -55,8 +55,8 @@ public static class Presets
         new("bn3", "three padded 3x3 conv + batch-norm + ReLU + pool blocks (32, 64, 128), Dense 256 + batch norm; shifts and flips, cosine schedule, AdamW, best epoch",
             Bn3, c => c with
             {
-                Epochs = 25, BatchSize = 128, LearningRate = 2e-3, LrSchedule = LearningRateSchedule.Cosine, WarmupEpochs = 1, WeightDecay = 0.05,
-                Dropout1 = 0.25f, Dropout2 = 0.4f, AugmentShift = 2, AugmentFlip = true, EvaluateWeights = "best",
+                Epochs = 30, BatchSize = 128, LearningRate = 2e-3, LrSchedule = LearningRateSchedule.Cosine, WarmupEpochs = 1, WeightDecay = 0.01,
+                Dropout1 = 0.2f, Dropout2 = 0.3f, AugmentShift = 2, AugmentFlip = true, EvaluateWeights = "best",
             }),
     ];
 
