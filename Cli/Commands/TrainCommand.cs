@@ -42,7 +42,7 @@ public static class TrainCommand
             DefaultValueFactory = _ => defaults.LrSchedule,
             HelpName = "NAME",
         };
-        schedule.AcceptOnlyFromAmong([.. LearningRateSchedule.Names]);
+        schedule.Validators.Add(r => { if (Options.TryGet<string>(r, out var v) && SettingRules.Schedule(v) is { } problem) r.AddError(problem); });
         var warmup = new Option<int>("--warmup-epochs") { Description = "Epochs of linear warm-up to --lr first (for onecycle: the length of its rise).", DefaultValueFactory = _ => defaults.WarmupEpochs, HelpName = "N" };
         warmup.Validators.Add(r => { if (Options.TryGet<int>(r, out var v) && v < 0) r.AddError($"--warmup-epochs must be at least 0 (got {v})"); });
         var weightDecay = new Option<double>("--weight-decay") { Description = "Decoupled weight decay (AdamW) of the weights; biases and batch-norm parameters are not decayed.", DefaultValueFactory = _ => defaults.WeightDecay, HelpName = "X" };
@@ -50,7 +50,7 @@ public static class TrainCommand
         var augment = Options.Augment();
         var earlyStop = Options.OptionalPositiveInt("--early-stop", "Stop when validation accuracy has not improved for N epochs (best.safetensors keeps the best).");
         var evaluate = new Option<string>("--evaluate") { Description = "Which weights the final test evaluation uses: last, or best (the epoch with the best validation accuracy, best.safetensors).", DefaultValueFactory = _ => defaults.EvaluateWeights, HelpName = "best|last" };
-        evaluate.AcceptOnlyFromAmong("best", "last");
+        evaluate.Validators.Add(r => { if (Options.TryGet<string>(r, out var v) && SettingRules.Evaluate(v) is { } problem) r.AddError(problem); });
         var resume = new Option<string?>("--resume")
         {
             Description = "Continue the run in DIR after its last completed epoch (from the start if none was completed), with its settings, device, weights, optimizer state and random streams; appends to DIR/metrics.csv. --epochs may raise the epoch count; --accelerator/--device move it to another device (then it is not bit-identical).",

@@ -40,7 +40,7 @@ public static class Runs
     public static void AssertSameRun(string actual, string expected)
     {
         Assert.That(Metrics(actual), Is.EqualTo(Metrics(expected)), "metrics.csv");
-        foreach (var file in new[] { "model.safetensors", "run.json", "confusion_matrix.png", "confusion_matrix.csv", "per_class.csv", "sample_predictions.png", "training_curves.png" })
+        foreach (var file in new[] { "model.safetensors", "best.safetensors", "run.json", "confusion_matrix.png", "confusion_matrix.csv", "per_class.csv", "sample_predictions.png", "training_curves.png" })
             Assert.That(File.ReadAllBytes(Path.Combine(actual, file)), Is.EqualTo(File.ReadAllBytes(Path.Combine(expected, file))), file);
         using var a = JsonDocument.Parse(File.ReadAllText(Path.Combine(actual, "summary.json")));
         using var e = JsonDocument.Parse(File.ReadAllText(Path.Combine(expected, "summary.json")));

@@ -54,6 +54,23 @@ public sealed class ModelTests
     public void AModelThatDoesNotEndInTenLogitsIsRefused() =>
         Assert.Throws<ArgumentException>(() => _ = new FashionGpu.Training.Model.Model("bad", [new Conv2dLayer("c", 4, 3), new DenseLayer("fc", 7)]));
 
+    [TestCase("cpu")]
+    [TestCase("opencl")]
+    public void WeightDecayScalesWeightsOnlyNotBiasesOrNormalization(string backend)
+    {
+        Backends.Require(backend);
+        var kernels = Backends.Get(backend);
+        using var network = new Network(kernels, Presets.Bn3(new TrainingConfig()), 2);
+        var before = network.Layout.Initial(5).Select((v, i) => v + 0.01f * (i % 7)).ToArray();
+        network.Parameters.CopyFromCPU(before);
+        network.Decay(0.5f);
+        kernels.Accelerator.Synchronize();
+        var after = network.Parameters.GetAsArray();
+        foreach (var t in network.Layout.Tensors)
+            for (int i = 0; i < t.Length; i++)
+                Assert.That(after[t.Offset + i], Is.EqualTo(t.Decay ? before[t.Offset + i] * 0.5f : before[t.Offset + i]), $"{t.Name}[{i}]");
+    }
+
     /// <summary>
     /// The whole network's parameter gradients against the same network composed from the
     /// double-precision reference ops (<see cref="ReferenceOps"/>), layer by layer, fusions and
