@@ -104,21 +104,9 @@ public static class ReferenceOps
     /// u = (H(seed, t, i) >> 8) / 2^24 >= p, with H = mix(mix(mix(seed) ^ t) ^ i) and mix the
     /// lowbias32 finalizer: x ^= x >> 16; x *= 0x7feb352d; x ^= x >> 15; x *= 0x846ca68b; x ^= x >> 16.
     /// </summary>
-    public static bool DropoutKeeps(ulong seed, ulong step, ulong index, double p)
-    {
-        const ulong Low32 = 0xFFFF_FFFF;
-        static ulong Mix(ulong x)
-        {
-            x &= Low32;
-            x = (x ^ (x >> 16)) * 0x7FEB352D & Low32;
-            x = (x ^ (x >> 15)) * 0x846CA68B & Low32;
-            return x ^ (x >> 16);
-        }
-        ulong h = Mix(Mix(Mix(seed) ^ (step & Low32)) ^ (index & Low32));
-        return (h >> 8) / 16777216.0 >= p;
-    }
+    public static bool DropoutKeeps(ulong seed, ulong step, ulong index, double p) => (Hash(seed, step, index) >> 8) / 16777216.0 >= p;
 
-    /// <summary>The same hash as <see cref="DropoutKeeps"/> uses, whole (32 bits), and the lowbias32 mix alone.</summary>
+    /// <summary>H(seed, step, index), 32 bits, as <see cref="DropoutKeeps"/> defines it; augmentation draws from it too.</summary>
     public static ulong Hash(ulong seed, ulong step, ulong index) => Mix32(Mix32(Mix32(seed) ^ (step & 0xFFFF_FFFF)) ^ (index & 0xFFFF_FFFF));
 
     public static ulong Mix32(ulong x)

@@ -76,8 +76,9 @@ public sealed class FullDiskTests
     public void AtTheFirstCheckpoint()
     {
         string whole = Reference(Backends.Fastest, 3);
-        // run.json and metrics.csv, with one page for metrics.csv's replacement while it is written.
-        FailsAtThenResumes(3, Pages(whole, "run.json", "metrics.csv") + 1, "model.safetensors",
+        // run.json and metrics.csv, with one page for metrics.csv's replacement while it is written;
+        // epoch 1 is the best so far, and best.safetensors is written before the checkpoint.
+        FailsAtThenResumes(3, Pages(whole, "run.json", "metrics.csv") + 1, "best.safetensors",
             dir => Assert.That(File.Exists(Path.Combine(dir, "model.safetensors")), Is.False));
     }
 
@@ -85,8 +86,11 @@ public sealed class FullDiskTests
     public void AtALaterCheckpoint()
     {
         string whole = Reference(Backends.Fastest, 3);
-        // Room for one checkpoint, not for the second one written beside it before the rename.
-        FailsAtThenResumes(3, Pages(whole, "run.json", "metrics.csv", "model.safetensors") + 1, "model.safetensors", dir =>
+        // Room for one checkpoint and one best, not for the next one written beside it before the
+        // rename: best.safetensors when epoch 2 improves on epoch 1 (it is written first), else the checkpoint.
+        var val = Metrics(whole).Skip(1).Select(l => double.Parse(l.Split(',')[4], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        string first = val[1] > val[0] ? "best.safetensors" : "model.safetensors";
+        FailsAtThenResumes(3, Pages(whole, "run.json", "metrics.csv", "model.safetensors", "best.safetensors") + 1, first, dir =>
         {
             var kept = FashionGpu.Training.Checkpoints.SafeTensors.Read(Path.Combine(dir, "model.safetensors"));
             Assert.That(kept.Metadata["epoch"], Is.EqualTo("1"), "epoch 1's checkpoint is intact");
@@ -97,7 +101,7 @@ public sealed class FullDiskTests
     public void AtThePictures()
     {
         string whole = Reference(Backends.Fastest, 1);
-        FailsAtThenResumes(1, Pages(whole, "run.json", "metrics.csv", "model.safetensors", "confusion_matrix.csv", "per_class.csv"), "confusion_matrix.png",
+        FailsAtThenResumes(1, Pages(whole, "run.json", "metrics.csv", "model.safetensors", "best.safetensors", "confusion_matrix.csv", "per_class.csv"), "confusion_matrix.png",
             dir => Assert.That(File.Exists(Path.Combine(dir, "summary.json")), Is.False, "summary.json only once everything else is written"));
     }
 
