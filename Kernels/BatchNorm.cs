@@ -30,8 +30,7 @@ public static class BatchNormKernels
 
     // The per-channel sums run in two levels, in a fixed order: one work-item per (sample,
     // channel) plane sums its plane into partials[b*C + c]; then one work-item per channel adds
-    // its B partials in sample order. (One work-item per channel summing everything was the
-    // whole step's second-largest cost on PoCL: 32 serial chains of 100k additions.)
+    // its B partials in sample order. B*C work-items share the first level, not C.
 
     /// <summary>partials[b*C + c] = sum over the plane of x[b,c,:].</summary>
     public static void PlaneSums(Index1D thread, int threads, BatchNormShape s, ArrayView<float> x, ArrayView<float> partials)
@@ -105,8 +104,8 @@ public static class BatchNormKernels
 
     /// <summary>
     /// y = (x - mean) * invstd * gamma + beta, then ReLU when <paramref name="relu"/> is 1. One
-    /// work-item per plane: its channel is decoded once, not per element (an integer division
-    /// per element was most of this pass on PoCL).
+    /// work-item per plane: its channel is decoded once, not by an integer division per element
+    /// (README, notes from tuning).
     /// </summary>
     public static void Normalize(Index1D thread, int threads, BatchNormShape s, int relu, ArrayView<float> x, ArrayView<float> stats,
         ArrayView<float> gamma, ArrayView<float> beta, ArrayView<float> y)
