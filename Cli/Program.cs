@@ -12,5 +12,6 @@ var root = new RootCommand("FashionGpu: train and evaluate a CNN on Fashion-MNIS
     ReportCommand.Create(),
     BenchCommand.Create(),
     SummaryCommand.Create(),
+    ExportCommand.Create(),
 };
 return CommandLine.Run(root, args);

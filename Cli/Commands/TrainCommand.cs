@@ -3,6 +3,7 @@ using System.Globalization;
 using FashionGpu.Cli.Plots;
 using FashionGpu.Kernels;
 using FashionGpu.Training;
+using FashionGpu.Training.Checkpoints;
 using FashionGpu.Training.Data;
 using FashionGpu.Training.Model;
 
@@ -11,6 +12,9 @@ namespace FashionGpu.Cli.Commands;
 /// <summary><c>fashiongpu train</c>: trains the seed's CNN and writes metrics.csv, model.safetensors and summary.json.</summary>
 public static class TrainCommand
 {
+    /// <summary>What --onnx writes into the output directory.</summary>
+    public const string OnnxFile = "model.onnx";
+
     public static Command Create()
     {
         var defaults = new TrainingConfig();
@@ -28,6 +32,7 @@ public static class TrainCommand
         var output = new Option<string?>("--out", "-o") { Description = "Output directory (default runs/<timestamp>). Must be empty or new unless --force.", HelpName = "DIR" };
         var force = new Option<bool>("--force") { Description = "Write into --out even if it already holds files (they are replaced)." };
         var init = new Option<string?>("--init") { Description = "Start from the weights in this safetensors file instead of random ones.", HelpName = "FILE" };
+        var onnx = new Option<bool>("--onnx") { Description = "At the end, also write OUT/model.onnx: the evaluated weights (see --evaluate) as an ONNX model, as 'fashiongpu export' writes it." };
         var profile = new Option<bool>("--profile") { Description = "Time every layer during the first epoch (forward, backward, update) and print where the step's time goes; also writes OUT/profile.csv." };
         var model = new Option<string>("--model")
         {
@@ -60,7 +65,7 @@ public static class TrainCommand
         var command = new Command("train", "Train a model (the seed's CNN by default) on Fashion-MNIST. Writes OUT/metrics.csv (a row per epoch), OUT/model.safetensors (after every epoch), OUT/best.safetensors (the best validation epoch) and OUT/summary.json.")
         {
             devices.Accelerator, devices.Device, model, epochs, batchSize, lr, schedule, warmup, weightDecay, dropout, augment, seed, valSplit, earlyStop, evaluate,
-            limitTrain, limitTest, data, download, output, force, init, resume, profile,
+            limitTrain, limitTest, data, download, output, force, init, resume, onnx, profile,
         };
         command.SetAction(parse => Run(parse, CommandLine.WatchInterrupts()));
         int Run(ParseResult parse, CancellationToken cancel)
@@ -110,7 +115,12 @@ public static class TrainCommand
             }
             // A setting restored by --resume is named with the file it came from.
             string Setting(string flag) => plan is null ? flag : $"{flag} (saved in {plan.SettingsFile})";
-            if (plan?.Point is null && config.InitFrom is { } initPath && !File.Exists(initPath)) throw new UsageException($"{Setting("--init")}: {initPath} does not exist");
+            if (plan?.Point is null && config.InitFrom is { } initPath)
+            {
+                if (!File.Exists(initPath)) throw new UsageException($"{Setting("--init")}: {initPath} does not exist");
+                // Read it now, so a file that does not fit the model costs one line, not an output directory.
+                ModelCheckpoint.Load(initPath, Presets.Create(config));
+            }
 
             var (train, test, dataDir) = DataLoading.Load(parse.GetValue(data), parse.GetValue(download), cancel);
             DataLoading.CheckLimit(Setting("--limit-train"), config.LimitTrain, train.Count, "training", dataDir);
@@ -135,9 +145,10 @@ public static class TrainCommand
             var kernels = new KernelLibrary(acc);
             var observer = new ConsoleTrainingObserver(config, compileClock.Elapsed.TotalSeconds, plan?.CompletedEpochs ?? 0);
             string resumeHint = $"./fashiongpu train --resume {outDir}";
+            RunOutcome outcome;
             try
             {
-                TrainingRun.Execute(kernels, entry.Id, config, train, test, outDir, observer, cancel, plan?.Point, parse.GetValue(profile));
+                outcome = TrainingRun.Execute(kernels, entry.Id, config, train, test, outDir, observer, cancel, plan?.Point, parse.GetValue(profile));
             }
             catch (OperationCanceledException)
             {
@@ -160,8 +171,16 @@ public static class TrainCommand
                 return ExitCodes.For(e);
             }
             string best = File.Exists(Path.Combine(outDir, TrainingRun.BestFile)) ? $"{TrainingRun.BestFile}, " : "";
+            string onnxFile = "";
+            if (parse.GetValue(onnx))
+            {
+                string weightsPath = Path.Combine(outDir, outcome.Weights.Which == "best" ? TrainingRun.BestFile : TrainingRun.ModelFile);
+                var (exported, state) = ModelCheckpoint.Load(weightsPath);
+                Console.WriteLine(ExportCommand.Write(weightsPath, exported, state, Path.Combine(outDir, OnnxFile)));
+                onnxFile = $", {OnnxFile}";
+            }
             Console.WriteLine($"Wrote {outDir}/: {TrainingRun.RunFile}, {MetricsLog.FileName}, {TrainingRun.ModelFile}, {best}{TrainingRun.SummaryFile}, " +
-                              $"{RunPictures.ConfusionPng}, {RunPictures.ConfusionCsv}, {RunPictures.PerClassCsv}, {RunPictures.SamplesPng}, {RunPictures.CurvesPng}");
+                              $"{RunPictures.ConfusionPng}, {RunPictures.ConfusionCsv}, {RunPictures.PerClassCsv}, {RunPictures.SamplesPng}, {RunPictures.CurvesPng}{onnxFile}");
             return ExitCodes.Success;
         }
 

@@ -1,4 +1,5 @@
 using FashionGpu.Kernels;
+using FashionGpu.Training.Export;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -38,6 +39,10 @@ public sealed class BatchNormLayer(string name, bool relu = false) : ActivatedLa
         ReluBackward(pass, y, dy);
         K.BatchNorm.Backward(Norm(pass.Batch), x, dy, stats!.View, scratch!.View, P[0], G[0], G[1], dx);
     }
+
+    public override string ToOnnx(OnnxGraph g, string x) => OnnxRelu(g, g.Node("BatchNormalization", Name,
+        [x, g.Weight($"{Name}.weight"), g.Weight($"{Name}.bias"), g.Weight($"{Name}.running_mean"), g.Weight($"{Name}.running_var")], null,
+        ("epsilon", BatchNormKernels.Epsilon)));
 
     public override void Release()
     {

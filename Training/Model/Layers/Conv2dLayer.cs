@@ -1,4 +1,5 @@
 using FashionGpu.Kernels;
+using FashionGpu.Training.Export;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -68,6 +69,9 @@ public sealed class Conv2dLayer(string name, int channels, int kernel, int paddi
         K.Conv.BackwardInput(c, dy, P[0], dPadded.View);
         K.Pad.Backward(Pad(pass.Batch), dPadded.View, target);
     }
+
+    public override string ToOnnx(OnnxGraph g, string x) => OnnxRelu(g, g.Node("Conv", Name, [x, g.Weight($"{Name}.weight"), g.Weight($"{Name}.bias")], null,
+        ("kernel_shape", new long[] { kernel, kernel }), ("pads", new long[] { padding, padding, padding, padding }), ("strides", new long[] { 1, 1 })));
 
     public override void Release()
     {

@@ -1,4 +1,5 @@
 using FashionGpu.Kernels;
+using FashionGpu.Training.Export;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -29,6 +30,9 @@ public sealed class DenseLayer(string name, int outputs, bool relu = false) : Ac
         if (Relu) K.Dense.ForwardRelu(Dense(pass.Batch), x, P[0], P[1], y);
         else K.Dense.Forward(Dense(pass.Batch), x, P[0], P[1], y);
     }
+
+    public override string ToOnnx(OnnxGraph g, string x) =>
+        OnnxRelu(g, g.Node("Gemm", Name, [g.Flatten(x, $"{Name}.flatten"), g.Weight($"{Name}.weight"), g.Weight($"{Name}.bias")], rank: 2, ("transB", 1L)));
 
     public override void Backward(Pass pass, ArrayView<float> x, ArrayView<float> y, ArrayView<float> dy, ArrayView<float>? dx)
     {

@@ -1,4 +1,5 @@
 using FashionGpu.Kernels;
+using FashionGpu.Training.Export;
 using ILGPU;
 
 namespace FashionGpu.Training.Model.Layers;
@@ -26,6 +27,9 @@ public sealed class DropoutLayer(string name, float p) : Layer(name)
     {
         if (Mask(pass) is { } mask) K.Dropout.Forward(pass.Batch * Input.Size, mask, x, y);
     }
+
+    /// <summary>The identity: ONNX graphs here are for inference.</summary>
+    public override string ToOnnx(OnnxGraph g, string x) => x;
 
     public override void Backward(Pass pass, ArrayView<float> x, ArrayView<float> y, ArrayView<float> dy, ArrayView<float>? dx)
     {

@@ -1,4 +1,5 @@
 using FashionGpu.Kernels;
+using FashionGpu.Training.Export;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -7,7 +8,8 @@ namespace FashionGpu.Training.Model.Layers;
 // The layer contract. A layer maps a per-sample input shape (C, H, W) to an output shape
 // (dense features are (F, 1, 1)), declares its trainable parameters (with their PyTorch names
 // and how they start) and its persistent buffers (saved in the checkpoint, never trained), and
-// runs a forward and a backward pass over a batch laid out [B, C, H, W].
+// runs a forward and a backward pass over a batch laid out [B, C, H, W], and says what its
+// inference forward pass is as ONNX operators (the export).
 // Adding a layer kind: one kernel file in Kernels/, one class here, one reference function in
 // Kernels/Reference/ReferenceOps.cs and one entry in Kernels/Verification/KernelChecks.cs.
 
@@ -101,6 +103,9 @@ public abstract class Layer(string name)
     /// </summary>
     public abstract void Backward(Pass pass, ArrayView<float> x, ArrayView<float> y, ArrayView<float> dy, ArrayView<float>? dx);
 
+    /// <summary>Adds the evaluation-mode forward pass to <paramref name="graph"/> as ONNX operators, from the value <paramref name="x"/>; returns the output's name.</summary>
+    public abstract string ToOnnx(OnnxGraph graph, string x);
+
     /// <summary>The profile's name for a pass: " + relu" when the pass does ReLU's work too.</summary>
     public virtual string ProfileName(Phase phase) => Name;
 
@@ -124,4 +129,7 @@ public abstract class ActivatedLayer(string name, bool relu) : Layer(name)
 
     public override string ProfileName(Phase phase) =>
         Relu && (phase == Phase.Forward || !ReluDoneByNext) ? $"{Name} + relu" : Name;
+
+    /// <summary><paramref name="y"/>, through an ONNX Relu when the layer has one.</summary>
+    protected string OnnxRelu(OnnxGraph graph, string y) => Relu ? graph.Node("Relu", $"{Name}.relu", [y]) : y;
 }

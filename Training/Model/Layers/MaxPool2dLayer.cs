@@ -1,4 +1,5 @@
 using FashionGpu.Kernels;
+using FashionGpu.Training.Export;
 using ILGPU;
 
 namespace FashionGpu.Training.Model.Layers;
@@ -28,6 +29,9 @@ public sealed class MaxPool2dLayer(string name) : Layer(name)
         if (TakesReluOfPrevious) K.Pool.BackwardRelu(Pool(pass.Batch), x, dy, target);
         else K.Pool.Backward(Pool(pass.Batch), x, dy, target);
     }
+
+    public override string ToOnnx(OnnxGraph g, string x) =>
+        g.Node("MaxPool", Name, [x], null, ("kernel_shape", new long[] { 2, 2 }), ("strides", new long[] { 2, 2 }));
 
     public override string ProfileName(Phase phase) => phase == Phase.Backward && TakesReluOfPrevious ? $"{Name} + relu" : Name;
 }
