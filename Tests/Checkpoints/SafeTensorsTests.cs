@@ -275,14 +275,39 @@ public sealed class SafeTensorsTests
         AssertReadFails("not a JSON object");
     }
 
-    [TestCase("F16")]
-    [TestCase("BF16")]
-    [TestCase("I64")]
-    public void RejectsOtherDtypes(string dtype)
+    // PyTorch's num_batches_tracked is I64; half-precision state dicts are F16 or BF16.
+    [TestCase("F64", new byte[] { 0, 0, 0, 0, 0, 0, 0xF8, 0x3F, 0, 0, 0, 0, 0, 0, 0x04, 0xC0 }, 1.5f, -2.5f)]
+    [TestCase("F16", new byte[] { 0x00, 0x3E, 0x00, 0xC1 }, 1.5f, -2.5f)]
+    [TestCase("BF16", new byte[] { 0xC0, 0x3F, 0x20, 0xC0 }, 1.5f, -2.5f)]
+    [TestCase("I64", new byte[] { 7, 0, 0, 0, 0, 0, 0, 0, 0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF }, 7f, -2f)]
+    [TestCase("I32", new byte[] { 7, 0, 0, 0, 0xFE, 0xFF, 0xFF, 0xFF }, 7f, -2f)]
+    public void ReadsOtherDtypesAsFloat32(string dtype, byte[] data, float first, float second)
     {
-        WriteRaw($$$"""{"a":{"dtype":"{{{dtype}}}","shape":[2],"data_offsets":[0,8]}}""", 8);
+        WriteRaw($$$"""{"a":{"dtype":"{{{dtype}}}","shape":[2],"data_offsets":[0,{{{data.Length}}}]}}""", data.Length);
+        var bytes = File.ReadAllBytes(_path);
+        data.CopyTo(bytes, bytes.Length - data.Length);
+        File.WriteAllBytes(_path, bytes);
 
-        AssertReadFails("tensor a", $"dtype {dtype}", "only F32");
+        var (read, _) = SafeTensors.Read(_path);
+        Assert.That(read.Single().Data, Is.EqualTo(new[] { first, second }));
+    }
+
+    [TestCase("U8", 2)]
+    [TestCase("F8_E4M3", 2)]
+    [TestCase("BOOL", 2)]
+    public void RejectsOtherDtypes(string dtype, int bytes)
+    {
+        WriteRaw($$$"""{"a":{"dtype":"{{{dtype}}}","shape":[2],"data_offsets":[0,{{{bytes}}}]}}""", bytes);
+
+        AssertReadFails("tensor a", $"dtype {dtype} is not supported", "F32");
+    }
+
+    [Test]
+    public void AnI64TensorWhoseSizeDisagreesWithItsOffsetsIsRefused()
+    {
+        WriteRaw("""{"a":{"dtype":"I64","shape":[2],"data_offsets":[0,8]}}""", 8);
+
+        AssertReadFails("tensor a", "needs 16 bytes");
     }
 
     [Test]

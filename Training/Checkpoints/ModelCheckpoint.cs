@@ -12,8 +12,9 @@ public sealed record ModelState(float[] Parameters, float[] Buffers, float[]? Ad
 /// Maps the flat parameter and buffer arrays to safetensors tensors with PyTorch's names and
 /// layouts (conv1.weight [32,1,3,3] ... fc2.bias [10]; bn1.running_mean ...), and Adam's moments
 /// to optimizer.NAME.m / .v. The metadata's "model" names the preset, so a checkpoint is read
-/// back into the architecture it was saved from (a file without it, from PyTorch or an older
-/// version, is the seed's model).
+/// back into the architecture it was saved from. A file without it (a PyTorch state dict, or one
+/// from a version before presets) is read into the preset whose parameters it holds, names and
+/// shapes; the seed's when none fits.
 /// </summary>
 public static class ModelCheckpoint
 {
@@ -33,14 +34,24 @@ public static class ModelCheckpoint
         SafeTensors.Write(path, tensors, withModel);
     }
 
-    /// <summary>Reads a checkpoint into the preset its metadata names (the seed's when none).</summary>
+    /// <summary>Reads a checkpoint into the preset its metadata names, or else the one its tensors fit (the seed's when none does).</summary>
     public static (Model.Model Model, ModelState State) Load(string path, bool requireOptimizer = false)
     {
         var file = SafeTensors.Read(path);
-        string name = file.Metadata.TryGetValue(ModelKey, out var n) ? n : Presets.Default;
-        var preset = Presets.Find(name) ?? throw CheckpointFileException.For(path,
-            $"was saved from model {name}, which this version does not have (it has: {string.Join(", ", Presets.All.Select(p => p.Name))})");
-        var model = preset.Build(new TrainingConfig { Model = name });
+        Model.Model model;
+        if (file.Metadata.TryGetValue(ModelKey, out var name))
+        {
+            var preset = Presets.Find(name) ?? throw CheckpointFileException.For(path,
+                $"was saved from model {name}, which this version does not have (it has: {string.Join(", ", Presets.All.Select(p => p.Name))})");
+            model = preset.Build(new TrainingConfig { Model = name });
+        }
+        else
+        {
+            var shapes = file.Tensors.ToDictionary(t => t.Name, t => t.Shape);
+            model = Presets.All.Select(p => p.Build(new TrainingConfig { Model = p.Name }))
+                        .FirstOrDefault(m => m.Parameters.Tensors.All(t => shapes.TryGetValue(t.Name, out var s) && s.SequenceEqual(t.Shape)))
+                    ?? Presets.Seed(new TrainingConfig());
+        }
         return (model, Gather(path, file, model, requireOptimizer));
     }
 

@@ -12,7 +12,8 @@ namespace FashionGpu.Training.Checkpoints;
 /// Layout: an 8-byte little-endian header length N; N bytes of UTF-8 JSON mapping each tensor
 /// name to {"dtype", "shape", "data_offsets": [begin, end]} (offsets relative to the data
 /// section) plus an optional "__metadata__" object of strings; then the raw little-endian data.
-/// Only F32 is supported, the only dtype this project produces.
+/// This project writes F32 only; it reads F32 and converts F64, F16, BF16, I64 and I32 to float32
+/// on reading (PyTorch saves batch norm's num_batches_tracked as I64, and half-precision weights as F16/BF16).
 /// </summary>
 public static class SafeTensors
 {
@@ -21,6 +22,12 @@ public static class SafeTensors
 
     public const string MetadataKey = "__metadata__";
     public const string F32 = "F32";
+
+    /// <summary>The dtypes read, with their sizes in bytes; every one becomes float32.</summary>
+    private static readonly Dictionary<string, int> ReadableTypes = new(StringComparer.Ordinal)
+    {
+        [F32] = 4, ["F64"] = 8, ["F16"] = 2, ["BF16"] = 2, ["I64"] = 8, ["I32"] = 4,
+    };
 
     private const int Alignment = 8;
 
@@ -181,7 +188,7 @@ public static class SafeTensors
     }
 
     /// <summary>One tensor's header entry, validated against the data section.</summary>
-    private sealed record Entry(string Name, int[] Shape, long Begin, long End);
+    private sealed record Entry(string Name, string DType, int[] Shape, long Begin, long End);
 
     private static (IReadOnlyList<Tensor>, IReadOnlyDictionary<string, string>) ReadFrom(FileStream stream, string path)
     {
@@ -218,18 +225,33 @@ public static class SafeTensors
         foreach (var entry in entries)
         {
             stream.Position = 8 + (long)headerLength + entry.Begin;
-            var data = new float[(entry.End - entry.Begin) / sizeof(float)];
-            stream.ReadExactly(MemoryMarshal.AsBytes(data.AsSpan()));
-            if (!BitConverter.IsLittleEndian)
-            {
-                var ints = MemoryMarshal.Cast<float, int>(data.AsSpan());
-                BinaryPrimitives.ReverseEndianness(ints, ints);
-            }
-
-            tensors.Add(new Tensor(entry.Name, entry.Shape, data));
+            var bytes = new byte[entry.End - entry.Begin];
+            stream.ReadExactly(bytes);
+            tensors.Add(new Tensor(entry.Name, entry.Shape, ToFloats(entry.DType, bytes)));
         }
 
         return (tensors, metadata);
+    }
+
+    /// <summary>Little-endian values of <paramref name="dtype"/> as float32 (rounded to nearest).</summary>
+    private static float[] ToFloats(string dtype, byte[] bytes)
+    {
+        int size = ReadableTypes[dtype];
+        var values = new float[bytes.Length / size];
+        for (int i = 0; i < values.Length; i++)
+        {
+            var b = bytes.AsSpan(i * size, size);
+            values[i] = dtype switch
+            {
+                F32 => BinaryPrimitives.ReadSingleLittleEndian(b),
+                "F64" => (float)BinaryPrimitives.ReadDoubleLittleEndian(b),
+                "F16" => (float)BinaryPrimitives.ReadHalfLittleEndian(b),
+                "BF16" => BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(b) << 16),
+                "I64" => BinaryPrimitives.ReadInt64LittleEndian(b),
+                _ => BinaryPrimitives.ReadInt32LittleEndian(b),
+            };
+        }
+        return values;
     }
 
     private static (List<Entry> Entries, Dictionary<string, string> Metadata) ParseHeader(byte[] header, string path, long dataLength)
@@ -317,9 +339,10 @@ public static class SafeTensors
             throw Bad("dtype is missing or not a string");
         }
 
-        if (dtype.GetString() != F32)
+        string type = dtype.GetString()!;
+        if (!ReadableTypes.TryGetValue(type, out int elementSize))
         {
-            throw Bad($"dtype {dtype.GetString()} is not supported; only {F32} is");
+            throw Bad($"dtype {type} is not supported (readable: {string.Join(", ", ReadableTypes.Keys)})");
         }
 
         var shape = ReadIntArray(value, "shape", Bad);
@@ -348,7 +371,7 @@ public static class SafeTensors
         long bytes;
         try
         {
-            bytes = checked(Tensor.ElementCount(shape) * sizeof(float));
+            bytes = checked(Tensor.ElementCount(shape) * elementSize);
         }
         catch (OverflowException)
         {
@@ -360,12 +383,12 @@ public static class SafeTensors
             throw Bad($"shape {Tensor.FormatShape(shape)} needs {bytes} bytes but data_offsets [{begin},{end}] span {end - begin}");
         }
 
-        if (bytes / sizeof(float) > Array.MaxLength)
+        if (bytes / elementSize > Array.MaxLength)
         {
             throw Bad($"shape {Tensor.FormatShape(shape)} has more elements than one array can hold");
         }
 
-        return new Entry(name, shape, begin, end);
+        return new Entry(name, type, shape, begin, end);
     }
 
     private static int[] ReadIntArray(JsonElement entry, string key, Func<string, Exception> bad) =>
