@@ -63,7 +63,7 @@ public static class ModelOptions
 {
     public static Option<string> Model() => new("--model", "-m")
     {
-        Description = "A model.safetensors written by 'fashiongpu train'.",
+        Description = "A checkpoint: model.safetensors or best.safetensors from 'fashiongpu train', or a PyTorch state dict saved as safetensors (README).",
         HelpName = "FILE",
         Required = true,
     };

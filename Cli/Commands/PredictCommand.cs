@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using FashionGpu.Kernels;
 using FashionGpu.Training;
 using FashionGpu.Training.Data;
@@ -6,28 +7,42 @@ using SkiaSharp;
 
 namespace FashionGpu.Cli.Commands;
 
-/// <summary><c>fashiongpu predict</c>: the three most likely classes of one test image or one PNG.</summary>
+/// <summary><c>fashiongpu predict</c>: the three most likely classes of one test image, one PNG, or many PNGs at once.</summary>
 public static class PredictCommand
 {
+    /// <summary>The columns of --out FILE.csv.</summary>
+    public static readonly string[] CsvHeader =
+        ["file", "class", "probability", "class_2", "probability_2", "class_3", "probability_3", "error"];
+
     public static Command Create()
     {
         var model = ModelOptions.Model();
         var index = new Option<int?>("--index", "-i") { Description = "Index of a test-set image (0..9999).", HelpName = "I" };
         var image = new Option<string?>("--image") { Description = "A 28x28 PNG, light garment on a dark background as in Fashion-MNIST (color is converted to gray).", HelpName = "FILE.png" };
+        var images = new Option<string[]>("--images")
+        {
+            Description = "Many 28x28 PNGs, classified in batches on the device: files, or directories (their *.png files, sorted by name). A damaged or wrongly sized image is named in the output and the others are still classified; the exit code is then 1.",
+            HelpName = "DIR|FILE.png",
+            AllowMultipleArgumentsPerToken = true,
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var output = new Option<string?>("--out", "-o") { Description = "With --images: write the predictions to this CSV file instead of printing them.", HelpName = "FILE.csv" };
         var devices = new DeviceOptions();
         var data = Options.DataDirectory();
-        var command = new Command("predict", "Print the three most likely classes, with probabilities, for one test image (--index) or a 28x28 PNG (--image).")
+        var command = new Command("predict", "Print the three most likely classes, with probabilities, for one test image (--index), a 28x28 PNG (--image) or many PNGs (--images).")
         {
-            model, index, image, devices.Accelerator, devices.Device, data,
+            model, index, image, images, output, devices.Accelerator, devices.Device, data,
         };
         command.Validators.Add(r =>
         {
-            bool hasIndex = r.GetResult(index) is not null, hasImage = r.GetResult(image) is not null;
-            if (hasIndex == hasImage) r.AddError("give exactly one of --index I or --image FILE.png");
+            int given = (r.GetResult(index) is not null ? 1 : 0) + (r.GetResult(image) is not null ? 1 : 0) + (r.GetResult(images) is not null ? 1 : 0);
+            if (given != 1) r.AddError("give exactly one of --index I, --image FILE.png or --images DIR|FILE.png...");
+            else if (r.GetResult(output) is not null && r.GetResult(images) is null) r.AddError("--out goes with --images");
         });
         command.SetAction(parse => Run(parse, CommandLine.Interrupted));
         int Run(ParseResult parse, CancellationToken cancel)
         {
+            if (parse.GetResult(images) is not null) return RunMany(parse, parse.GetValue(images)!, parse.GetValue(output));
             var (network, state) = ModelOptions.LoadWeights(parse.GetValue(model)!);
             ImageSet set;
             string what;
@@ -41,7 +56,10 @@ public static class PredictCommand
             else
             {
                 string path = parse.GetValue(image)!;
-                set = ReadPng(path);
+                if (!File.Exists(path)) throw new UsageException($"--image: {path} does not exist");
+                var (pixels, error) = ReadPng(path);
+                if (error is not null) throw new UsageException($"--image: {path} {error}");
+                set = new ImageSet(pixels!, [0], 28, 28);
                 what = path;
             }
 
@@ -50,21 +68,100 @@ public static class PredictCommand
             var p = result.Probabilities(0);
             Console.WriteLine($"Prediction for {what}:");
             var table = new TextTable("rank", "class", "probability");
-            foreach (var (c, rank) in Enumerable.Range(0, p.Length).OrderByDescending(c => p[c]).Take(3).Select((c, r) => (c, r)))
+            foreach (var (c, rank) in Top(p, 3).Select((c, r) => (c, r)))
                 table.Add(rank + 1, FashionMnist.ClassNames[c], $"{p[c] * 100:0.00}%");
             table.Write(Console.Out);
             return ExitCodes.Success;
         }
+
+        int RunMany(ParseResult parse, string[] paths, string? csvPath)
+        {
+            var files = ImageFiles(paths);
+            if (csvPath is not null) OutputDirectory.CheckFile("--out", csvPath);
+            var (network, state) = ModelOptions.LoadWeights(parse.GetValue(model)!);
+            var decoded = files.Select(ReadPng).ToArray();
+            var good = Enumerable.Range(0, files.Count).Where(i => decoded[i].Error is null).ToArray();
+            using var device = devices.Open(parse);
+            var pixels = good.SelectMany(i => decoded[i].Pixels!).ToArray();
+            var result = good.Length == 0 ? null : Evaluator.Run(new KernelLibrary(device.Accelerator), network, state, new ImageSet(pixels, new byte[good.Length], 28, 28));
+
+            // One row per file, in the order given: the top three classes, or why the file was not classified.
+            var rows = new List<string[]>();
+            int next = 0;
+            for (int i = 0; i < files.Count; i++)
+            {
+                if (decoded[i].Error is { } error)
+                {
+                    rows.Add([files[i], "", "", "", "", "", "", error]);
+                    continue;
+                }
+                var p = result!.Probabilities(next++);
+                var row = new List<string> { files[i] };
+                foreach (int c in Top(p, 3)) row.AddRange([FashionMnist.ClassNames[c], p[c].ToString("R", CultureInfo.InvariantCulture)]);
+                row.Add("");
+                rows.Add([.. row]);
+            }
+            int failed = files.Count - good.Length;
+            if (csvPath is not null)
+            {
+                OutputFile.Write(csvPath, stream =>
+                {
+                    using var csv = CsvHelper.CsvWriter.Create(stream, new CsvHelper.CsvWriterOptions { NewLine = "\n" }, leaveOpen: true);
+                    csv.WriteRecord(CsvHeader);
+                    foreach (var row in rows) csv.WriteRecord(row);
+                    csv.Flush();
+                });
+                Console.WriteLine($"Wrote {csvPath}: {good.Length} of {files.Count} images classified.");
+            }
+            else
+            {
+                var table = new TextTable("file", "class", "probability", "top 3");
+                foreach (var r in rows)
+                    table.Add(r[0], r[7] != "" ? "-" : r[1], r[7] != "" ? "-" : Percent(r[2]),
+                        r[7] != "" ? $"not classified: {r[7]}" : $"{r[1]} {Percent(r[2])}, {r[3]} {Percent(r[4])}, {r[5]} {Percent(r[6])}");
+                table.Write(Console.Out);
+                Console.WriteLine($"{good.Length} of {files.Count} images classified.");
+            }
+            foreach (var i in Enumerable.Range(0, files.Count).Where(i => decoded[i].Error is not null))
+                Console.Error.WriteLine($"fashiongpu: {files[i]}: {decoded[i].Error}");
+            return failed == 0 ? ExitCodes.Success : ExitCodes.Failure;
+        }
         return command;
     }
 
+    private static string Percent(string probability) => $"{double.Parse(probability, CultureInfo.InvariantCulture) * 100:0.00}%";
+
+    /// <summary>The <paramref name="n"/> most likely classes, most likely first.</summary>
+    private static IEnumerable<int> Top(double[] p, int n) => Enumerable.Range(0, p.Length).OrderByDescending(c => p[c]).Take(n);
+
     /// <summary>
-    /// Reads a 28x28 PNG as one unlabeled (label 0) sample; gray = luminance of RGB, alpha over
-    /// black. The image is decoded whole or refused: truncated or corrupt data is an error.
+    /// The files --images names: each file as given, each directory's *.png files sorted by name.
+    /// A path that does not exist, or a directory without PNGs, is a usage error: nothing to classify there.
     /// </summary>
-    public static ImageSet ReadPng(string path)
+    public static List<string> ImageFiles(IEnumerable<string> paths)
     {
-        if (!File.Exists(path)) throw new UsageException($"--image: {path} does not exist");
+        var files = new List<string>();
+        foreach (var path in paths)
+        {
+            if (Directory.Exists(path))
+            {
+                var pngs = Directory.EnumerateFiles(path).Where(f => f.EndsWith(".png", StringComparison.OrdinalIgnoreCase)).Order(StringComparer.Ordinal).ToList();
+                if (pngs.Count == 0) throw new UsageException($"--images: {path} holds no .png files");
+                files.AddRange(pngs);
+            }
+            else if (File.Exists(path)) files.Add(path);
+            else throw new UsageException($"--images: {path} does not exist");
+        }
+        return files;
+    }
+
+    /// <summary>
+    /// Reads a 28x28 PNG as 784 gray bytes; gray = luminance of RGB, alpha over black. The image
+    /// is decoded whole or refused: the error says why (unreadable, not an image, wrong size,
+    /// truncated or corrupt data).
+    /// </summary>
+    public static (byte[]? Pixels, string? Error) ReadPng(string path)
+    {
         byte[] bytes;
         try
         {
@@ -72,25 +169,24 @@ public static class PredictCommand
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new UsageException($"--image: {path}: cannot read: {e.Message}");
+            return (null, $"cannot be read: {e.Message}");
         }
         using var data = SKData.CreateCopy(bytes);
-        using var codec = SKCodec.Create(data) ?? throw new UsageException($"--image: {path} is not a PNG (or any image format this build can read)");
+        using var codec = SKCodec.Create(data);
+        if (codec is null) return (null, "is not a PNG (or any image format this build can read)");
         var size = codec.Info;
-        if (size.Width != 28 || size.Height != 28)
-            throw new UsageException($"--image: {path} is {size.Width}x{size.Height}; a 28x28 image is expected");
+        if (size.Width != 28 || size.Height != 28) return (null, $"is {size.Width}x{size.Height}; a 28x28 image is expected");
         var info = new SKImageInfo(28, 28, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var rgba = new byte[info.BytesSize];
         var result = codec.GetPixels(info, rgba);
-        if (result != SKCodecResult.Success)
-            throw new UsageException($"--image: {path} could not be decoded whole ({Describe(result)})");
+        if (result != SKCodecResult.Success) return (null, $"could not be decoded whole ({Describe(result)})");
         var pixels = new byte[28 * 28];
         for (int i = 0; i < pixels.Length; i++)
         {
             double gray = (0.299 * rgba[4 * i] + 0.587 * rgba[4 * i + 1] + 0.114 * rgba[4 * i + 2]) * rgba[4 * i + 3] / 255.0;
             pixels[i] = (byte)Math.Round(gray);
         }
-        return new ImageSet(pixels, [0], 28, 28);
+        return (pixels, null);
     }
 
     private static string Describe(SKCodecResult result) => result switch

@@ -30,7 +30,10 @@ public sealed class FlagTests
     [TestCase(new[] { "train", "--lr", "1e39" }, "--lr 1e+39 is infinite in float32")]
     [TestCase(new[] { "train", "--dropout", "0.5,0.999999999" }, "--dropout must be two probabilities in [0, 1)")] // 1 in float32
     [TestCase(new[] { "evaluate" }, "--model")]
-    [TestCase(new[] { "predict", "--model", "x.safetensors" }, "exactly one of --index I or --image FILE.png")]
+    [TestCase(new[] { "predict", "--model", "x.safetensors" }, "exactly one of --index I, --image FILE.png or --images")]
+    [TestCase(new[] { "predict", "--model", "x.safetensors", "--index", "1", "--images", "a.png" }, "exactly one of --index I, --image FILE.png or --images")]
+    [TestCase(new[] { "predict", "--model", "x.safetensors", "--index", "1", "--out", "p.csv" }, "--out goes with --images")]
+    [TestCase(new[] { "export" }, "--model")]
     [TestCase(new[] { "frobnicate" }, "frobnicate")]
     public void BadFlagsAreUsageErrors(string[] args, string mention) => AssertUsageError(Run(args), mention);
 
@@ -79,6 +82,8 @@ public sealed class FlagTests
     [TestCase("predict")]
     [TestCase("report")]
     [TestCase("bench")]
+    [TestCase("summary")]
+    [TestCase("export")]
     public void EveryCommandHasHelp(string command)
     {
         var r = Run(command, "--help");

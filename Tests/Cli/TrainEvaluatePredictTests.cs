@@ -137,6 +137,87 @@ public sealed class TrainEvaluatePredictTests
         AssertUsageError(Run("predict", "--model", Path.Combine(run, "model.safetensors"), "--image", bad, "--accelerator", "cpu"), bad, mention);
     }
 
+    /// <summary>Test images 0..n-1 as gray PNGs (lossless, so predict sees exactly the test set's pixels).</summary>
+    private static void WriteTestImages(string dir, int n)
+    {
+        var (_, test) = FashionGpu.Training.Data.FashionMnist.Load(RealDataset.Directory());
+        for (int i = 0; i < n; i++)
+        {
+            using var bitmap = new SKBitmap(28, 28, SKColorType.Gray8, SKAlphaType.Opaque);
+            System.Runtime.InteropServices.Marshal.Copy(test.Pixels, i * 784, bitmap.GetPixels(), 784);
+            using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+            File.WriteAllBytes(Path.Combine(dir, $"test-{i:00}.png"), data.ToArray());
+        }
+    }
+
+    [Test]
+    public void PredictImagesClassifiesEveryGoodPngOfADirectoryAndNamesTheDamagedOnes()
+    {
+        string dir = TempDir();
+        WriteTestImages(dir, 5);
+        WritePng(Path.Combine(dir, "wide.png"), 32, 28);
+        var whole = File.ReadAllBytes(Path.Combine(dir, "test-00.png"));
+        File.WriteAllBytes(Path.Combine(dir, "truncated.png"), whole[..(whole.Length / 2)]);
+        File.WriteAllText(Path.Combine(dir, "notes.png"), "not an image");
+        File.WriteAllText(Path.Combine(dir, "readme.txt"), "not a .png: not listed");
+        var r = Run("predict", "--model", Path.Combine(run, "model.safetensors"), "--images", dir, "--accelerator", "cpu");
+        Assert.That(r.ExitCode, Is.EqualTo(1), "some images failed: " + r);
+        var rows = r.Out.Split('\n').Where(l => l.StartsWith(dir)).ToList();
+        Assert.That(rows, Has.Count.EqualTo(8), r.Out);
+        Assert.That(rows.Count(l => l.Contains("not classified")), Is.EqualTo(3), r.Out);
+        Assert.That(rows.Single(l => l.Contains("wide.png")), Does.Contain("is 32x28; a 28x28 image is expected"));
+        Assert.That(rows.Single(l => l.Contains("truncated.png")), Does.Contain("truncated"));
+        Assert.That(rows.Single(l => l.Contains("notes.png")), Does.Contain("is not a PNG"));
+        Assert.That(rows.Single(l => l.Contains("test-00.png")), Does.Match(@"Ankle boot +\d+\.\d\d% +Ankle boot \d+\.\d\d%, [A-Za-z/ -]+ \d+\.\d\d%, [A-Za-z/ -]+ \d+\.\d\d%"));
+        Assert.That(r.Out, Does.Contain("5 of 8 images classified."));
+        Assert.That(r.Out, Does.Not.Contain("readme.txt"));
+        foreach (var bad in new[] { "wide.png", "truncated.png", "notes.png" })
+            Assert.That(r.Err, Does.Contain($"fashiongpu: {Path.Combine(dir, bad)}: "), r.Err);
+    }
+
+    [Test]
+    public void PredictImagesWritesACsvWhoseProbabilitiesAreTheEvaluationsOfThoseTestImages()
+    {
+        string dir = TempDir(), csv = Path.Combine(TempDir(), "predictions.csv");
+        WriteTestImages(dir, 40);
+        File.WriteAllText(Path.Combine(dir, "broken.png"), "");
+        // Files and a directory mixed; rows come in the order given, a directory's files sorted.
+        var r = Run("predict", "--model", Path.Combine(run, "model.safetensors"), "--images", Path.Combine(dir, "test-07.png"), dir, "--out", csv, "--accelerator", "cpu");
+        Assert.That(r.ExitCode, Is.EqualTo(1), r.ToString());
+        Assert.That(r.Out, Does.Contain($"Wrote {csv}: 41 of 42 images classified."));
+        var lines = File.ReadAllLines(csv);
+        Assert.That(lines[0], Is.EqualTo("file,class,probability,class_2,probability_2,class_3,probability_3,error"));
+        Assert.That(lines, Has.Length.EqualTo(43));
+        Assert.That(lines[1], Does.StartWith(Path.Combine(dir, "test-07.png") + ","));
+        Assert.That(lines[2], Does.StartWith(Path.Combine(dir, "broken.png") + ",,,,,,,"));
+        var (network, state) = FashionGpu.Training.Checkpoints.ModelCheckpoint.Load(Path.Combine(run, "model.safetensors"));
+        var (_, test) = FashionGpu.Training.Data.FashionMnist.Load(RealDataset.Directory());
+        var expected = FashionGpu.Training.Evaluator.Run(Kernels.Backends.Get("cpu"), network, state, test.Take(40));
+        for (int i = 0; i < 40; i++)
+        {
+            var cells = lines[3 + i].Split(',');
+            Assert.That(cells[0], Is.EqualTo(Path.Combine(dir, $"test-{i:00}.png")));
+            var p = expected.Probabilities(i);
+            Assert.That(cells[1], Is.EqualTo(FashionGpu.Training.Data.FashionMnist.ClassNames[expected.Predicted(i)]), $"image {i}");
+            Assert.That(double.Parse(cells[2], System.Globalization.CultureInfo.InvariantCulture), Is.EqualTo(p.Max()).Within(1e-6), $"image {i}");
+            Assert.That(double.Parse(cells[2]) >= double.Parse(cells[4]) && double.Parse(cells[4]) >= double.Parse(cells[6]), Is.True, lines[3 + i]);
+            Assert.That(cells[7], Is.Empty);
+        }
+    }
+
+    [Test]
+    public void PredictImagesRefusesMissingPathsAndDirectoriesWithoutPngs()
+    {
+        string model = Path.Combine(run, "model.safetensors"), empty = TempDir(), missing = Path.Combine(empty, "none.png");
+        AssertUsageError(Run("predict", "--model", model, "--images", missing), "--images", missing, "does not exist");
+        AssertUsageError(Run("predict", "--model", model, "--images", empty), "--images", empty, "holds no .png files");
+        WriteTestImages(empty, 1);
+        AssertUsageError(Run("predict", "--model", model, "--images", empty, "--out", Path.Combine(empty, "no", "p.csv")), "--out", "does not exist");
+        var ok = Run("predict", "--model", model, "--images", empty, "--accelerator", "cpu");
+        Assert.That(ok.ExitCode, Is.EqualTo(0), ok.ToString());
+        Assert.That(ok.Out, Does.Contain("1 of 1 images classified."));
+    }
+
     private static void WritePng(string path, int w, int h)
     {
         using var bitmap = new SKBitmap(w, h, SKColorType.Gray8, SKAlphaType.Opaque);
