@@ -42,8 +42,8 @@ public sealed class BadFileTests
     [Test]
     public void AWrongDtypeIsRejected()
     {
-        string path = Checkpoint(TempDir(), "{\"conv1.bias\":{\"dtype\":\"F16\",\"shape\":[32],\"data_offsets\":[0,64]}}", 64);
-        AssertUsageError(Run("evaluate", "--model", path), path, "F16");
+        string path = Checkpoint(TempDir(), "{\"conv1.bias\":{\"dtype\":\"U8\",\"shape\":[32],\"data_offsets\":[0,32]}}", 32);
+        AssertUsageError(Run("evaluate", "--model", path), path, "dtype U8 is not supported");
     }
 
     [Test]

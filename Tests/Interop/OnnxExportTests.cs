@@ -18,21 +18,19 @@ namespace FashionGpu.Tests.Interop;
 /// with --onnx, then ONNX Runtime evaluates the whole test set with that file and FashionGpu
 /// evaluates it with the checkpoint; accuracy and every logit must agree.
 /// </summary>
-[TestFixtureSource(nameof(PresetNames))]
-public sealed class OnnxExportTests(string preset)
+[TestFixtureSource(typeof(ShortRuns), nameof(ShortRuns.Sources))]
+public sealed class OnnxExportTests(string source)
 {
-    public static IEnumerable<string> PresetNames => Presets.All.Select(p => p.Name);
-
     public const float LogitTolerance = 1e-4f;
     private ShortRun run = null!;
-    private string backend = "", weights = "";
+    private string preset = "", backend = "", weights = "";
     private ImageSet test = null!;
 
     [OneTimeSetUp]
     public void TrainWithOnnx()
     {
-        run = ShortRuns.Get(preset);
-        (backend, weights) = (run.Backend, run.Weights);
+        run = ShortRuns.Get(source);
+        (preset, backend, weights) = (run.Preset, run.Backend, run.Weights);
         test = FashionMnist.Load(RealDataset.Directory()).Test;
         Assert.That(run.Output.Out, Does.Contain($"Wrote {run.Onnx}: model {preset}"));
     }
@@ -99,7 +97,7 @@ public sealed class OnnxExportTests(string preset)
         Assert.That(meta.GraphName, Is.EqualTo(preset));
         Assert.That(JsonSerializer.Deserialize<string[]>(meta.CustomMetadataMap["class_names"]), Is.EqualTo(FashionMnist.ClassNames));
         Assert.That(meta.CustomMetadataMap["model"], Is.EqualTo(preset));
-        Assert.That(meta.CustomMetadataMap["seed"], Is.EqualTo("1"));
+        Assert.That(meta.CustomMetadataMap["seed"], Is.EqualTo(ModelCheckpoint.Load(weights).State.Metadata["seed"]));
     }
 
     [Test]

@@ -17,18 +17,20 @@ namespace FashionGpu.Tests.Interop;
 /// checkpoint loads into README's torch.nn module and gives FashionGpu's logits, and a state
 /// dict PyTorch trained and saved evaluates here to PyTorch's accuracy and starts a run via --init.
 /// </summary>
-[TestFixtureSource(typeof(OnnxExportTests), nameof(OnnxExportTests.PresetNames))]
-public sealed class PyTorchInteropTests(string preset)
+[TestFixtureSource(typeof(ShortRuns), nameof(ShortRuns.Sources))]
+public sealed class PyTorchInteropTests(string source)
 {
     private const int TestImages = 1000, TrainImages = 2048;
     private ShortRun run = null!;
+    private string preset = "";
     private ImageSet train = null!, test = null!;
 
     [OneTimeSetUp]
     public void Setup()
     {
         Python.Require("torch");
-        run = ShortRuns.Get(preset);
+        run = ShortRuns.Get(source);
+        preset = run.Preset;
         (train, test) = FashionMnist.Load(RealDataset.Directory());
         test = test.Take(TestImages);
     }
