@@ -24,15 +24,18 @@ public static class CliRunner
 
     public static CliResult Run(params string[] args) => Run(TimeSpan.FromMinutes(5), args);
 
-    public static CliResult Run(TimeSpan timeout, params string[] args)
+    public static CliResult Run(TimeSpan timeout, params string[] args) => RunProcess(StartInfo(args), timeout, $"fashiongpu {string.Join(' ', args)}");
+
+    /// <summary>Runs a process to its end, collecting its output; fails the test if it runs past <paramref name="timeout"/>.</summary>
+    public static CliResult RunProcess(ProcessStartInfo info, TimeSpan timeout, string what)
     {
-        using var process = Process.Start(StartInfo(args))!;
+        using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(timeout))
         {
             process.Kill(entireProcessTree: true);
-            Assert.Fail($"fashiongpu {string.Join(' ', args)} did not finish within {timeout}");
+            Assert.Fail($"{what} did not finish within {timeout}");
         }
         process.WaitForExit();
         return new CliResult(process.ExitCode, stdout.Result, stderr.Result);

@@ -58,7 +58,7 @@ public sealed class OnnxExportTests(string source)
         var theirs = RunOnnx(session, Pixels(test), test.Count);
         Assert.That(theirs, Has.Length.EqualTo(ours.Logits.Length));
         int worst = Enumerable.Range(0, theirs.Length).MaxBy(i => Math.Abs(theirs[i] - ours.Logits[i]));
-        TestContext.Out.WriteLine($"{preset}: largest logit difference, ONNX Runtime against FashionGpu on {backend}, 10000 images: {Math.Abs(theirs[worst] - ours.Logits[worst]):E2}");
+        TestContext.Out.WriteLine($"{source} ({preset}): largest logit difference, ONNX Runtime against FashionGpu on {backend}, 10000 images: {Math.Abs(theirs[worst] - ours.Logits[worst]):E2}");
         Assert.That(Math.Abs(theirs[worst] - ours.Logits[worst]), Is.LessThanOrEqualTo(LogitTolerance),
             $"logit {worst % 10} of test image {worst / 10}: ONNX Runtime {theirs[worst]}, FashionGpu {ours.Logits[worst]}");
         int correct = Enumerable.Range(0, test.Count).Count(i => ArgMax(theirs.AsSpan(10 * i, 10)) == test.Labels[i]);

@@ -121,7 +121,7 @@ public sealed class PyTorchInteropTests(string source)
     {
         Assert.That(theirs, Has.Length.EqualTo(ours.Logits.Length));
         int worst = Enumerable.Range(0, theirs.Length).MaxBy(i => Math.Abs(theirs[i] - ours.Logits[i]));
-        TestContext.Out.WriteLine($"{preset}: largest logit difference, {who} against FashionGpu on {run.Backend}: {Math.Abs(theirs[worst] - ours.Logits[worst]):E2}");
+        TestContext.Out.WriteLine($"{source} ({preset}): largest logit difference, {who} against FashionGpu on {run.Backend}: {Math.Abs(theirs[worst] - ours.Logits[worst]):E2}");
         Assert.That(Math.Abs(theirs[worst] - ours.Logits[worst]), Is.LessThanOrEqualTo(OnnxExportTests.LogitTolerance),
             $"logit {worst % 10} of test image {worst / 10}: {who} {theirs[worst]}, FashionGpu {ours.Logits[worst]}");
         int correct = Enumerable.Range(0, test.Count).Count(i => OnnxExportTests.ArgMax(theirs.AsSpan(10 * i, 10)) == test.Labels[i]);

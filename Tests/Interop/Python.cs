@@ -39,16 +39,8 @@ public static class Python
         File.WriteAllText(file, script);
         var info = new ProcessStartInfo(Executable) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.ArgumentList.Add(file);
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"python did not finish within {timeout}");
-        }
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result, stderr.Result);
+        var r = Cli.CliRunner.RunProcess(info, timeout, "python");
+        return (r.ExitCode, r.Out, r.Err);
     }
 
     /// <summary>Runs <paramref name="script"/> and fails the test, with its output, unless it exits 0.</summary>
