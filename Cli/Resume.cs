@@ -54,7 +54,7 @@ public static class Resume
             plan = plan with { Config = plan.Config with { Epochs = e } };
         }
         if (plan.CompletedEpochs >= plan.Config.Epochs && File.Exists(Path.Combine(dir, TrainingRun.SummaryFile)))
-            throw new UsageException($"--resume: {dir} already completed {plan.CompletedEpochs} of {plan.Config.Epochs} epochs; pass --epochs N with N > {plan.CompletedEpochs} to train further");
+            throw new UsageException($"--resume: {dir} already completed {plan.CompletedEpochs} of {plan.Config.Epochs} epochs; pass --epochs N with N > {plan.CompletedEpochs} to train further; fashiongpu export --model FILE writes a checkpoint's ONNX file");
         return plan;
     }
 

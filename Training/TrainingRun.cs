@@ -15,8 +15,10 @@ public interface ITrainingObserver
     void Progress(int epoch, StepProgress progress) { }
     void EpochDone(EpochMetrics metrics) { }
     void Profiled(IReadOnlyList<ProfileRow> rows, string csvPath) { }
-    /// <summary>The test set is evaluated; summary.json is written after this returns, so it marks a run whose every output is whole.</summary>
+    /// <summary>The test set is evaluated; summary.json is written after this returns (and after the ONNX export), so it marks a run whose every output is whole.</summary>
     void Finished(RunOutcome outcome) { }
+    /// <summary>model.onnx is written (with exportOnnx); <paramref name="description"/> says what it holds.</summary>
+    void Exported(string description) { }
 }
 
 public sealed record TrainingRunInfo(int TrainSamples, int ValSamples, int TestSamples, int StepsPerEpoch, string Accelerator);
@@ -40,7 +42,8 @@ public sealed class TrainingDivergedException(string message) : Exception(messag
 /// </summary>
 public static class TrainingRun
 {
-    public const string ModelFile = "model.safetensors", BestFile = "best.safetensors", SummaryFile = "summary.json", ProfileFile = "profile.csv", RunFile = "run.json";
+    public const string ModelFile = "model.safetensors", BestFile = "best.safetensors", SummaryFile = "summary.json", ProfileFile = "profile.csv", RunFile = "run.json",
+        OnnxFile = "model.onnx";
 
     /// <summary>What run.json holds: enough to start the run again before its first checkpoint exists.</summary>
     public sealed record RunSettings(TrainingConfig Config, string Accelerator);
@@ -56,7 +59,7 @@ public static class TrainingRun
     });
 
     public static RunOutcome Execute(KernelLibrary kernels, string acceleratorName, TrainingConfig config, ImageSet train, ImageSet test,
-        string outDir, ITrainingObserver observer, CancellationToken cancel = default, ResumePoint? resume = null, bool profile = false)
+        string outDir, ITrainingObserver observer, CancellationToken cancel = default, ResumePoint? resume = null, bool profile = false, bool exportOnnx = false)
     {
         var clock = Stopwatch.StartNew();
         var (trainCount, valCount) = config.Split(train.Count);
@@ -131,6 +134,14 @@ public static class TrainingRun
         string summaryPath = Path.Combine(outDir, SummaryFile);
         var outcome = new RunOutcome(result, test, outDir, modelPath, metricsPath, summaryPath, clock.Elapsed.TotalSeconds, weights);
         observer.Finished(outcome);
+        if (exportOnnx)
+        {
+            // The weights just evaluated, with their file's metadata; before summary.json, which marks a complete run.
+            string weightsPath = weights.Which == "best" ? bestPath : modelPath, onnxPath = Path.Combine(outDir, OnnxFile);
+            var proto = Export.OnnxExport.Build(model, ModelCheckpoint.Load(weightsPath, model));
+            Export.OnnxExport.Write(onnxPath, proto);
+            observer.Exported(Export.OnnxExport.Describe(onnxPath, model, proto));
+        }
         WriteSummary(summaryPath, config, result, clock.Elapsed.TotalSeconds, acceleratorName, trainCount, valCount, weights);
         return outcome;
     }

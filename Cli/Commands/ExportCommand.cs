@@ -1,7 +1,5 @@
 using System.CommandLine;
-using System.Globalization;
 using FashionGpu.Training.Export;
-using FashionGpu.Training.Checkpoints;
 
 namespace FashionGpu.Cli.Commands;
 
@@ -20,34 +18,27 @@ public static class ExportCommand
         command.SetAction(parse =>
         {
             string modelPath = parse.GetValue(model)!;
-            string outPath = parse.GetValue(output) ?? Path.ChangeExtension(modelPath, ".onnx");
-            OutputDirectory.CheckFile("--out", outPath);
-            if (File.Exists(outPath) && !parse.GetValue(force))
-                throw new UsageException($"--out: {outPath} exists; pass --force to replace it");
             var (network, state) = ModelOptions.LoadWeights(modelPath);
-            var info = Write(modelPath, network, state, outPath);
-            Console.WriteLine(info);
+            string? given = parse.GetValue(output);
+            string outPath = given ?? Path.ChangeExtension(modelPath, ".onnx");
+            // Errors about the output name the default path when --out was not given.
+            string flag = given is null ? $"--out (default {outPath})" : "--out";
+            OutputDirectory.CheckFile(flag, outPath);
+            if (Path.GetFullPath(outPath) == Path.GetFullPath(modelPath)) throw new UsageException($"{flag}: {outPath} is the checkpoint itself");
+            if (File.Exists(outPath) && !parse.GetValue(force)) throw new UsageException($"{flag}: {outPath} exists; pass --force to replace it");
+            Onnx.ModelProto proto;
+            try
+            {
+                proto = OnnxExport.Build(network, state);
+            }
+            catch (OnnxExportException e)
+            {
+                throw new UsageException($"--model: {modelPath}: cannot export: {e.Message}");
+            }
+            OnnxExport.Write(outPath, proto);
+            Console.WriteLine(OnnxExport.Describe(outPath, network, proto));
             return ExitCodes.Success;
         });
         return command;
-    }
-
-    /// <summary>Exports <paramref name="state"/> to <paramref name="outPath"/> (whole or not at all); returns a line saying what was written.</summary>
-    public static string Write(string modelPath, Training.Model.Model network, ModelState state, string outPath)
-    {
-        Onnx.ModelProto proto;
-        try
-        {
-            proto = OnnxExport.Build(network, state);
-        }
-        catch (OnnxExportException e)
-        {
-            throw new UsageException($"--model: {modelPath}: cannot export: {e.Message}");
-        }
-        OnnxExport.Write(outPath, proto);
-        long bytes = new FileInfo(outPath).Length;
-        return string.Create(CultureInfo.InvariantCulture,
-            $"Wrote {outPath}: model {network.Name}, {proto.Graph.Node.Count} nodes, {network.Parameters.Count:N0} parameters, {bytes / 1e6:0.00} MB; " +
-            $"ONNX IR {OnnxExport.IrVersion}, opset {OnnxExport.Opset}; input {OnnxExport.InputName} [N,1,28,28], outputs {OnnxExport.LogitsName} and {OnnxExport.ProbabilitiesName} [N,10]");
     }
 }

@@ -10,10 +10,6 @@ namespace FashionGpu.Cli.Commands;
 /// <summary><c>fashiongpu predict</c>: the three most likely classes of one test image, one PNG, or many PNGs at once.</summary>
 public static class PredictCommand
 {
-    /// <summary>The columns of --out FILE.csv.</summary>
-    public static readonly string[] CsvHeader =
-        ["file", "class", "probability", "class_2", "probability_2", "class_3", "probability_3", "error"];
-
     public static Command Create()
     {
         var model = ModelOptions.Model();
@@ -26,7 +22,7 @@ public static class PredictCommand
             AllowMultipleArgumentsPerToken = true,
             Arity = ArgumentArity.OneOrMore,
         };
-        var output = new Option<string?>("--out", "-o") { Description = "With --images: write the predictions to this CSV file instead of printing them.", HelpName = "FILE.csv" };
+        var output = new Option<string?>("--out", "-o") { Description = "With --images: write the predictions to this CSV file (replaced if it exists) instead of printing them.", HelpName = "FILE.csv" };
         var devices = new DeviceOptions();
         var data = Options.DataDirectory();
         var command = new Command("predict", "Print the three most likely classes, with probabilities, for one test image (--index), a 28x28 PNG (--image) or many PNGs (--images).")
@@ -42,7 +38,8 @@ public static class PredictCommand
         command.SetAction(parse => Run(parse, CommandLine.Interrupted));
         int Run(ParseResult parse, CancellationToken cancel)
         {
-            if (parse.GetResult(images) is not null) return RunMany(parse, parse.GetValue(images)!, parse.GetValue(output));
+            if (parse.GetResult(images) is not null)
+                return BatchPrediction.Run(parse.GetValue(model)!, parse.GetValue(images)!, parse.GetValue(output), () => devices.Open(parse));
             var (network, state) = ModelOptions.LoadWeights(parse.GetValue(model)!);
             ImageSet set;
             string what;
@@ -74,86 +71,11 @@ public static class PredictCommand
             return ExitCodes.Success;
         }
 
-        int RunMany(ParseResult parse, string[] paths, string? csvPath)
-        {
-            var files = ImageFiles(paths);
-            if (csvPath is not null) OutputDirectory.CheckFile("--out", csvPath);
-            var (network, state) = ModelOptions.LoadWeights(parse.GetValue(model)!);
-            var decoded = files.Select(ReadPng).ToArray();
-            var good = Enumerable.Range(0, files.Count).Where(i => decoded[i].Error is null).ToArray();
-            using var device = devices.Open(parse);
-            var pixels = good.SelectMany(i => decoded[i].Pixels!).ToArray();
-            var result = good.Length == 0 ? null : Evaluator.Run(new KernelLibrary(device.Accelerator), network, state, new ImageSet(pixels, new byte[good.Length], 28, 28));
-
-            // One row per file, in the order given: the top three classes, or why the file was not classified.
-            var rows = new List<string[]>();
-            int next = 0;
-            for (int i = 0; i < files.Count; i++)
-            {
-                if (decoded[i].Error is { } error)
-                {
-                    rows.Add([files[i], "", "", "", "", "", "", error]);
-                    continue;
-                }
-                var p = result!.Probabilities(next++);
-                var row = new List<string> { files[i] };
-                foreach (int c in Top(p, 3)) row.AddRange([FashionMnist.ClassNames[c], p[c].ToString("R", CultureInfo.InvariantCulture)]);
-                row.Add("");
-                rows.Add([.. row]);
-            }
-            int failed = files.Count - good.Length;
-            if (csvPath is not null)
-            {
-                OutputFile.Write(csvPath, stream =>
-                {
-                    using var csv = CsvHelper.CsvWriter.Create(stream, new CsvHelper.CsvWriterOptions { NewLine = "\n" }, leaveOpen: true);
-                    csv.WriteRecord(CsvHeader);
-                    foreach (var row in rows) csv.WriteRecord(row);
-                    csv.Flush();
-                });
-                Console.WriteLine($"Wrote {csvPath}: {good.Length} of {files.Count} images classified.");
-            }
-            else
-            {
-                var table = new TextTable("file", "class", "probability", "top 3");
-                foreach (var r in rows)
-                    table.Add(r[0], r[7] != "" ? "-" : r[1], r[7] != "" ? "-" : Percent(r[2]),
-                        r[7] != "" ? $"not classified: {r[7]}" : $"{r[1]} {Percent(r[2])}, {r[3]} {Percent(r[4])}, {r[5]} {Percent(r[6])}");
-                table.Write(Console.Out);
-                Console.WriteLine($"{good.Length} of {files.Count} images classified.");
-            }
-            foreach (var i in Enumerable.Range(0, files.Count).Where(i => decoded[i].Error is not null))
-                Console.Error.WriteLine($"fashiongpu: {files[i]}: {decoded[i].Error}");
-            return failed == 0 ? ExitCodes.Success : ExitCodes.Failure;
-        }
         return command;
     }
 
-    private static string Percent(string probability) => $"{double.Parse(probability, CultureInfo.InvariantCulture) * 100:0.00}%";
-
     /// <summary>The <paramref name="n"/> most likely classes, most likely first.</summary>
-    private static IEnumerable<int> Top(double[] p, int n) => Enumerable.Range(0, p.Length).OrderByDescending(c => p[c]).Take(n);
-
-    /// <summary>
-    /// The files --images names: each file as given, each directory's *.png files sorted by name.
-    /// A path that does not exist, or a directory without PNGs, is a usage error: nothing to classify there.
-    /// </summary>
-    public static List<string> ImageFiles(IEnumerable<string> paths)
-    {
-        var files = new List<string>();
-        foreach (var path in paths)
-        {
-            if (Directory.Exists(path))
-            {
-                var pngs = Directory.EnumerateFiles(path).Where(f => f.EndsWith(".png", StringComparison.OrdinalIgnoreCase)).Order(StringComparer.Ordinal).ToList();
-                if (pngs.Count == 0) throw new UsageException($"--images: {path} holds no .png files");
-                files.AddRange(pngs);
-            }
-            else if (File.Exists(path)) files.Add(path);
-            else throw new UsageException($"--images: {path} does not exist");
-        }
-        return files;
-    }
+    public static IEnumerable<int> Top(double[] p, int n) => Enumerable.Range(0, p.Length).OrderByDescending(c => p[c]).Take(n);
 
     /// <summary>
     /// Reads a 28x28 PNG as 784 gray bytes; gray = luminance of RGB, alpha over black. The image

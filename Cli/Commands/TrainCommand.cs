@@ -12,8 +12,6 @@ namespace FashionGpu.Cli.Commands;
 /// <summary><c>fashiongpu train</c>: trains the seed's CNN and writes metrics.csv, model.safetensors and summary.json.</summary>
 public static class TrainCommand
 {
-    /// <summary>What --onnx writes into the output directory.</summary>
-    public const string OnnxFile = "model.onnx";
 
     public static Command Create()
     {
@@ -32,7 +30,7 @@ public static class TrainCommand
         var output = new Option<string?>("--out", "-o") { Description = "Output directory (default runs/<timestamp>). Must be empty or new unless --force.", HelpName = "DIR" };
         var force = new Option<bool>("--force") { Description = "Write into --out even if it already holds files (they are replaced)." };
         var init = new Option<string?>("--init") { Description = "Start from the weights in this safetensors file instead of random ones.", HelpName = "FILE" };
-        var onnx = new Option<bool>("--onnx") { Description = "At the end, also write OUT/model.onnx: the evaluated weights (see --evaluate) as an ONNX model, as 'fashiongpu export' writes it." };
+        var onnx = new Option<bool>("--onnx") { Description = "At the end, also write OUT/model.onnx: the evaluated weights (see --evaluate) as an ONNX model, as 'fashiongpu export' writes it (before summary.json). With --resume, give it again." };
         var profile = new Option<bool>("--profile") { Description = "Time every layer during the first epoch (forward, backward, update) and print where the step's time goes; also writes OUT/profile.csv." };
         var model = new Option<string>("--model")
         {
@@ -145,10 +143,9 @@ public static class TrainCommand
             var kernels = new KernelLibrary(acc);
             var observer = new ConsoleTrainingObserver(config, compileClock.Elapsed.TotalSeconds, plan?.CompletedEpochs ?? 0);
             string resumeHint = $"./fashiongpu train --resume {outDir}";
-            RunOutcome outcome;
             try
             {
-                outcome = TrainingRun.Execute(kernels, entry.Id, config, train, test, outDir, observer, cancel, plan?.Point, parse.GetValue(profile));
+                TrainingRun.Execute(kernels, entry.Id, config, train, test, outDir, observer, cancel, plan?.Point, parse.GetValue(profile), parse.GetValue(onnx));
             }
             catch (OperationCanceledException)
             {
@@ -157,6 +154,11 @@ public static class TrainCommand
                     ? $"fashiongpu: interrupted in epoch 1, before any epoch was completed. Resume with: {resumeHint} (it starts again from epoch 1 with the same settings)"
                     : $"fashiongpu: interrupted; {outDir} holds epochs 1-{observer.CompletedEpochs} of {config.Epochs}. Resume with: {resumeHint}");
                 return ExitCodes.Interrupted;
+            }
+            catch (Training.Export.OnnxExportException e)
+            {
+                Console.Error.WriteLine($"fashiongpu: --onnx: cannot export the evaluated weights: {e.Message}; summary.json is not written");
+                return ExitCodes.Failure;
             }
             catch (TrainingDivergedException e)
             {
@@ -171,14 +173,7 @@ public static class TrainCommand
                 return ExitCodes.For(e);
             }
             string best = File.Exists(Path.Combine(outDir, TrainingRun.BestFile)) ? $"{TrainingRun.BestFile}, " : "";
-            string onnxFile = "";
-            if (parse.GetValue(onnx))
-            {
-                string weightsPath = Path.Combine(outDir, outcome.Weights.Which == "best" ? TrainingRun.BestFile : TrainingRun.ModelFile);
-                var (exported, state) = ModelCheckpoint.Load(weightsPath);
-                Console.WriteLine(ExportCommand.Write(weightsPath, exported, state, Path.Combine(outDir, OnnxFile)));
-                onnxFile = $", {OnnxFile}";
-            }
+            string onnxFile = parse.GetValue(onnx) ? $", {TrainingRun.OnnxFile}" : "";
             Console.WriteLine($"Wrote {outDir}/: {TrainingRun.RunFile}, {MetricsLog.FileName}, {TrainingRun.ModelFile}, {best}{TrainingRun.SummaryFile}, " +
                               $"{RunPictures.ConfusionPng}, {RunPictures.ConfusionCsv}, {RunPictures.PerClassCsv}, {RunPictures.SamplesPng}, {RunPictures.CurvesPng}{onnxFile}");
             return ExitCodes.Success;
@@ -282,6 +277,8 @@ public sealed class ConsoleTrainingObserver(TrainingConfig config, double compil
         table.Add("all", "step", rows.Sum(r => r.MillisecondsPerStep).ToString("0.000"), "100.0%", "-");
         table.Write(Console.Out);
     }
+
+    public void Exported(string description) => Console.WriteLine(description);
 
     public void Finished(RunOutcome o)
     {

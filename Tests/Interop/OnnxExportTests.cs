@@ -160,6 +160,12 @@ public sealed class OnnxExportRefusalTests
         ModelCheckpoint.Save(path, model, model.Parameters.Initial(1), [], null, null, new Dictionary<string, string>());
         AssertUsageError(Run("export", "--model", path, "-o", Path.Combine(dir, "no", "such", "x.onnx")), "--out", "does not exist");
         AssertUsageError(Run("export", "--model", path, "-o", dir), "--out", "is a directory");
+        AssertUsageError(Run("export", "--model", path, "-o", path, "--force"), "--out", "is the checkpoint itself");
+        // Without -o the file goes beside the checkpoint, and errors name that default.
+        var first = Run("export", "--model", path);
+        Assert.That(first.ExitCode, Is.EqualTo(0), first.ToString());
+        Assert.That(File.Exists(Path.Combine(dir, "m.onnx")), Is.True);
+        AssertUsageError(Run("export", "--model", path), $"--out (default {Path.Combine(dir, "m.onnx")})", "exists; pass --force");
     }
 
     [Test]

@@ -6,8 +6,8 @@ namespace FashionGpu.Tests.Interop;
 
 /// <summary>
 /// Debian's Python with python3-torch and python3-onnx (scripts/install-prerequisites
-/// --with-pytorch installs them): required in CI, a visible skip elsewhere.
-/// FASHIONGPU_PYTHON names another interpreter.
+/// --with-pytorch installs them): required in CI and with FASHIONGPU_REQUIRE_PYTHON=1 (a
+/// missing package fails the test), a visible skip elsewhere. FASHIONGPU_PYTHON names another interpreter.
 /// </summary>
 public static class Python
 {
@@ -28,7 +28,8 @@ public static class Python
             why = $"{Executable} cannot be run: {e.Message}";
         }
         why += "; scripts/install-prerequisites --with-pytorch installs python3-torch and python3-onnx";
-        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI"))) Assert.Fail(why + " (CI requires them)");
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI")) || Environment.GetEnvironmentVariable("FASHIONGPU_REQUIRE_PYTHON") == "1")
+            Assert.Fail(why + " (CI requires them)");
         Assert.Ignore(why);
     }
 

@@ -12,6 +12,27 @@ namespace FashionGpu.Tests.Model;
 /// <summary>Models built from layers: names, shapes, what is trained and what is only saved.</summary>
 public sealed class ModelTests
 {
+    /// <summary>A state dict without FashionGpu's metadata (as PyTorch writes it) is read into the preset whose tensors it holds.</summary>
+    [Test]
+    public void AFileWithoutMetadataIsReadIntoThePresetItFitsAndANearMissIsNamedAgainstIt()
+    {
+        string dir = TestRun.TempDir();
+        foreach (var preset in Presets.All)
+        {
+            var m = preset.Build(new TrainingConfig { Model = preset.Name });
+            var tensors = m.Parameters.Tensors.Select(t => new FashionGpu.Training.Checkpoints.Tensor(t.Name, t.Shape, new float[t.Length]))
+                .Concat(m.Buffers.Tensors.Select(t => new FashionGpu.Training.Checkpoints.Tensor(t.Name, t.Shape, new float[t.Length]))).ToList();
+            string path = Path.Combine(dir, $"{preset.Name}.safetensors");
+            FashionGpu.Training.Checkpoints.SafeTensors.Write(path, tensors, new Dictionary<string, string>());
+            Assert.That(FashionGpu.Training.Checkpoints.ModelCheckpoint.Load(path).Model.Name, Is.EqualTo(preset.Name));
+
+            tensors.RemoveAll(t => t.Name == "fc2.bias");
+            FashionGpu.Training.Checkpoints.SafeTensors.Write(path, tensors, new Dictionary<string, string>());
+            Assert.That(() => FashionGpu.Training.Checkpoints.ModelCheckpoint.Load(path), Throws.TypeOf<FashionGpu.Training.Checkpoints.CheckpointFileException>()
+                .With.Message.Contains($"tensor fc2.bias is missing (model {preset.Name})"));
+        }
+    }
+
     [Test]
     public void SeedKeepsItsCheckpointNamesShapesAndOrder()
     {

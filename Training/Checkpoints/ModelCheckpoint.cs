@@ -47,10 +47,12 @@ public static class ModelCheckpoint
         }
         else
         {
+            // The preset with the most of its parameters present, names and shapes (the first of
+            // equals, so the seed's when nothing fits): a near miss is reported against the model it nearly is.
             var shapes = file.Tensors.ToDictionary(t => t.Name, t => t.Shape);
             model = Presets.All.Select(p => p.Build(new TrainingConfig { Model = p.Name }))
-                        .FirstOrDefault(m => m.Parameters.Tensors.All(t => shapes.TryGetValue(t.Name, out var s) && s.SequenceEqual(t.Shape)))
-                    ?? Presets.Seed(new TrainingConfig());
+                .MaxBy(m => (m.Parameters.Tensors.All(t => shapes.TryGetValue(t.Name, out var s) && s.SequenceEqual(t.Shape)),
+                             m.Parameters.Tensors.Count(t => shapes.TryGetValue(t.Name, out var s) && s.SequenceEqual(t.Shape))))!;
         }
         return (model, Gather(path, file, model, requireOptimizer));
     }

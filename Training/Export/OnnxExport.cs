@@ -79,6 +79,11 @@ public static class OnnxExport
     /// <summary>Writes the model to <paramref name="path"/> whole or not at all (<see cref="OutputFile"/>).</summary>
     public static void Write(string path, ModelProto proto) => OutputFile.Write(path, proto.WriteTo);
 
+    /// <summary>One line saying what <paramref name="path"/> now holds.</summary>
+    public static string Describe(string path, Model.Model model, ModelProto proto) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"Wrote {path}: model {model.Name}, {proto.Graph.Node.Count} nodes, {model.Parameters.Count:N0} parameters, {new FileInfo(path).Length / 1e6:0.00} MB; " +
+        $"ONNX IR {IrVersion}, opset {Opset}; input {InputName} [N,1,28,28], outputs {LogitsName} and {ProbabilitiesName} [N,10]");
+
     /// <summary>A float32 tensor value; a string dimension is symbolic (the batch), an int fixed.</summary>
     private static ValueInfoProto Value(string name, params object[] dims)
     {
