@@ -21,7 +21,6 @@ namespace FashionGpu.Tests.Interop;
 [TestFixtureSource(typeof(ShortRuns), nameof(ShortRuns.Sources))]
 public sealed class OnnxExportTests(string source)
 {
-    public const float LogitTolerance = 1e-4f;
     private ShortRun run = null!;
     private string preset = "", backend = "", weights = "";
     private ImageSet test = null!;
@@ -56,13 +55,7 @@ public sealed class OnnxExportTests(string source)
 
         using var session = new InferenceSession(run.Onnx);
         var theirs = RunOnnx(session, Pixels(test), test.Count);
-        Assert.That(theirs, Has.Length.EqualTo(ours.Logits.Length));
-        int worst = Enumerable.Range(0, theirs.Length).MaxBy(i => Math.Abs(theirs[i] - ours.Logits[i]));
-        TestContext.Out.WriteLine($"{source} ({preset}): largest logit difference, ONNX Runtime against FashionGpu on {backend}, 10000 images: {Math.Abs(theirs[worst] - ours.Logits[worst]):E2}");
-        Assert.That(Math.Abs(theirs[worst] - ours.Logits[worst]), Is.LessThanOrEqualTo(LogitTolerance),
-            $"logit {worst % 10} of test image {worst / 10}: ONNX Runtime {theirs[worst]}, FashionGpu {ours.Logits[worst]}");
-        int correct = Enumerable.Range(0, test.Count).Count(i => ArgMax(theirs.AsSpan(10 * i, 10)) == test.Labels[i]);
-        Assert.That(correct, Is.EqualTo(ours.Correct), "the same test accuracy");
+        InteropAssert.SameLogits(theirs, ours, "ONNX Runtime", $"{source} ({preset}) on {backend}");
         Assert.That(ours.Correct, Is.GreaterThan(2000), "a trained model, well above chance (1000)");
     }
 
@@ -125,13 +118,6 @@ public sealed class OnnxExportTests(string source)
                 print(v.name, [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim])
             """, TempDir(), TimeSpan.FromMinutes(2));
         Assert.That(output, Does.Contain("logits ['N', 10]").And.Contain("probabilities ['N', 10]"));
-    }
-
-    public static int ArgMax(ReadOnlySpan<float> z)
-    {
-        int best = 0;
-        for (int k = 1; k < z.Length; k++) if (z[k] > z[best]) best = k;
-        return best;
     }
 }
 

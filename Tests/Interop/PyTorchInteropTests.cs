@@ -65,7 +65,7 @@ public sealed class PyTorchInteropTests(string source)
         var theirs = ReadFloatFile(Path.Combine(dir, "logits.f32"));
         var (model, state) = ModelCheckpoint.Load(run.Weights);
         var ours = Evaluator.Run(Backends.Get(run.Backend), model, state, test);
-        AssertSameLogits(theirs, ours, "PyTorch");
+        InteropAssert.SameLogits(theirs, ours, "PyTorch", $"{source} ({preset}) on {run.Backend}");
     }
 
     [Test]
@@ -92,16 +92,17 @@ public sealed class PyTorchInteropTests(string source)
             """ + ReadmeSnippets.Get("pytorch-save"), dir, TimeSpan.FromMinutes(5));
         string file = Path.Combine(dir, "pytorch.safetensors");
         var theirs = ReadFloatFile(Path.Combine(dir, "pytorch-logits.f32"));
-        int correct = Enumerable.Range(0, TestImages).Count(i => OnnxExportTests.ArgMax(theirs.AsSpan(10 * i, 10)) == test.Labels[i]);
+        int correct = Enumerable.Range(0, TestImages).Count(i => InteropAssert.ArgMax(theirs.AsSpan(10 * i, 10)) == test.Labels[i]);
         Assert.That(correct, Is.GreaterThan(2 * TestImages / 10), "PyTorch trained it above chance");
 
         var (model, state) = ModelCheckpoint.Load(file);
         Assert.That(model.Name, Is.EqualTo(preset), "a file without metadata is read into the preset whose tensors it holds");
-        AssertSameLogits(theirs, Evaluator.Run(Backends.Get(run.Backend), model, state, test), "PyTorch");
+        var ours = Evaluator.Run(Backends.Get(run.Backend), model, state, test);
+        InteropAssert.SameLogits(theirs, ours, "PyTorch", $"{source} ({preset}), trained by PyTorch, on {run.Backend}");
 
         var evaluated = Run("evaluate", "--model", file, "--accelerator", run.Backend, "--limit-test", $"{TestImages}");
         Assert.That(evaluated.ExitCode, Is.EqualTo(0), evaluated.ToString());
-        Assert.That(evaluated.Out, Does.Contain($"({correct} of {TestImages})"), "evaluate gives PyTorch's accuracy");
+        Assert.That(evaluated.Out, Does.Contain($"({ours.Correct} of {TestImages})"), "evaluate gives the accuracy just compared with PyTorch's");
 
         // A learning rate of 1e-30 moves no float32 weight: the run trains on exactly PyTorch's weights.
         string resumed = Path.Combine(TempDir(), "from-pytorch");
@@ -113,19 +114,8 @@ public sealed class PyTorchInteropTests(string source)
         if (model.Buffers.Count == 0)
         {
             using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(resumed, "summary.json")));
-            Assert.That(summary.RootElement.GetProperty("test_correct").GetInt32(), Is.EqualTo(correct), "and tests to PyTorch's accuracy");
+            Assert.That(summary.RootElement.GetProperty("test_correct").GetInt32(), Is.EqualTo(ours.Correct), "and tests to the same accuracy");
         }
-    }
-
-    private void AssertSameLogits(float[] theirs, EvaluationResult ours, string who)
-    {
-        Assert.That(theirs, Has.Length.EqualTo(ours.Logits.Length));
-        int worst = Enumerable.Range(0, theirs.Length).MaxBy(i => Math.Abs(theirs[i] - ours.Logits[i]));
-        TestContext.Out.WriteLine($"{source} ({preset}): largest logit difference, {who} against FashionGpu on {run.Backend}: {Math.Abs(theirs[worst] - ours.Logits[worst]):E2}");
-        Assert.That(Math.Abs(theirs[worst] - ours.Logits[worst]), Is.LessThanOrEqualTo(OnnxExportTests.LogitTolerance),
-            $"logit {worst % 10} of test image {worst / 10}: {who} {theirs[worst]}, FashionGpu {ours.Logits[worst]}");
-        int correct = Enumerable.Range(0, test.Count).Count(i => OnnxExportTests.ArgMax(theirs.AsSpan(10 * i, 10)) == test.Labels[i]);
-        Assert.That(correct, Is.EqualTo(ours.Correct), "the same accuracy");
     }
 
     private static void WriteFloats(string path, float[] values) => File.WriteAllBytes(path, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
