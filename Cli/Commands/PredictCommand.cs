@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using FashionGpu.Kernels;
 using FashionGpu.Training;
 using FashionGpu.Training.Data;

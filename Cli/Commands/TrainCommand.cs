@@ -12,7 +12,6 @@ namespace FashionGpu.Cli.Commands;
 /// <summary><c>fashiongpu train</c>: trains the seed's CNN and writes metrics.csv, model.safetensors and summary.json.</summary>
 public static class TrainCommand
 {
-
     public static Command Create()
     {
         var defaults = new TrainingConfig();
@@ -157,6 +156,7 @@ public static class TrainCommand
             }
             catch (Training.Export.OnnxExportException e)
             {
+                observer.ClearProgress();
                 Console.Error.WriteLine($"fashiongpu: --onnx: cannot export the evaluated weights: {e.Message}; summary.json is not written");
                 return ExitCodes.Failure;
             }

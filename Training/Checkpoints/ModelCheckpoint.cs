@@ -51,8 +51,8 @@ public static class ModelCheckpoint
             // equals, so the seed's when nothing fits): a near miss is reported against the model it nearly is.
             var shapes = file.Tensors.ToDictionary(t => t.Name, t => t.Shape);
             model = Presets.All.Select(p => p.Build(new TrainingConfig { Model = p.Name }))
-                .MaxBy(m => (m.Parameters.Tensors.All(t => shapes.TryGetValue(t.Name, out var s) && s.SequenceEqual(t.Shape)),
-                             m.Parameters.Tensors.Count(t => shapes.TryGetValue(t.Name, out var s) && s.SequenceEqual(t.Shape))))!;
+                .Select(m => (Model: m, Fits: m.Parameters.Tensors.Count(t => shapes.TryGetValue(t.Name, out var s) && s.SequenceEqual(t.Shape))))
+                .MaxBy(c => (c.Fits == c.Model.Parameters.Tensors.Count, c.Fits)).Model;
         }
         return (model, Gather(path, file, model, requireOptimizer));
     }

@@ -21,7 +21,7 @@ public static class OnnxExport
     /// <summary>
     /// IR version 8 and opset 17: what the compiled schema (ONNX 1.12, Export/onnx.proto) defines.
     /// The operators used (Conv, BatchNormalization, Relu, MaxPool, Flatten, Gemm, Softmax) have
-    /// not changed meaning since; every ONNX Runtime from 1.12 on loads the file.
+    /// not changed meaning since; ONNX Runtime supports this IR and opset from 1.12 on (its compatibility table).
     /// </summary>
     public const long IrVersion = 8, Opset = 17;
 
