@@ -4,18 +4,19 @@ using ILGPU.Runtime;
 namespace FashionGpu.Kernels;
 
 // Max pooling, 2x2 window, stride 2; odd sizes floor (the last row/column is dropped, as in Keras).
-// Shapes: P = B*C planes, H x W input, OH = H/2, OW = W/2.
-// Layouts: input [P,H,W], output [P,OH,OW].
+// Shapes: P = B*C planes, H x W input, OH = H/2, OW = W/2, or fewer: only the top-left
+//         OutHeight x OutWidth windows when nothing reads the others (Model trims them).
+// Layouts: input [P,H,W], output [P,OH,OW]. Input the windows skip gets a zero gradient.
 
-/// <summary>Shape of a 2x2 max pooling.</summary>
-public readonly record struct PoolShape(int Batch, int Channels, int Height, int Width)
+/// <summary>Shape of a 2x2 max pooling; <paramref name="OutHeight"/> and <paramref name="OutWidth"/> (when above 0) keep only the top-left windows.</summary>
+public readonly record struct PoolShape(int Batch, int Channels, int Height, int Width, int OutHeight = 0, int OutWidth = 0)
 {
-    public int OutH => Height / 2;
-    public int OutW => Width / 2;
+    public int OutH => OutHeight > 0 ? Math.Min(OutHeight, Height / 2) : Height / 2;
+    public int OutW => OutWidth > 0 ? Math.Min(OutWidth, Width / 2) : Width / 2;
     public int Planes => Batch * Channels;
     public int InputSize => Planes * Height * Width;
     public int OutputSize => Planes * OutH * OutW;
-    public override string ToString() => $"B{Batch} C{Channels} {Height}x{Width}";
+    public override string ToString() => $"B{Batch} C{Channels} {Height}x{Width}" + (OutH != Height / 2 || OutW != Width / 2 ? $" -> {OutH}x{OutW}" : "");
 }
 
 /// <summary>
@@ -54,7 +55,7 @@ public static class MaxPool2dKernels
     /// <summary>
     /// One thread per 2 x 2 cell of the input (ceil(H/2) x ceil(W/2) cells per plane), which writes
     /// all of its cell's gradients: the winner gets the window's gradient, the others 0. Cells in
-    /// the last row or column of an odd size belong to no window and get 0. Every input element is
+    /// the last row or column of an odd size, or beyond the windows kept, belong to no window and get 0. Every input element is
     /// in exactly one cell, so each is written once, by one thread. (One thread per input element
     /// would find each window's winner four times and divide four times as often.)
     /// </summary>

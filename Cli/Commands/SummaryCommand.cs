@@ -38,8 +38,10 @@ public static class SummaryCommand
         {
             long parameters = l.Parameters.Sum(p => (long)p.Shape.Aggregate(1, (a, b) => a * b));
             string detail = l.ReluOutput ? $"{l.Kind} + ReLU" : l.Kind;
-            var o = l.Output;
+            var o = l.Nominal;
             string shape = o.Height == 1 && o.Width == 1 ? $"[{o.Channels}]" : $"[{o.Channels}, {o.Height}, {o.Width}]";
+            // A layer that computes less than PyTorch's shape because nothing reads the rest.
+            if (l.Output != o) shape += $" ({l.Output.Height}x{l.Output.Width} computed)";
             table.Add(l.Name, detail, shape, parameters.ToString("N0", CultureInfo.InvariantCulture), Mflops(l.MultiplyAdds));
         }
         table.Write(output);

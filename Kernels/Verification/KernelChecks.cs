@@ -45,6 +45,8 @@ public static class KernelChecks
         Pool(new PoolShape(1, 3, 4, 6), ties: true),
         Pool(new PoolShape(2, 32, 26, 26), ties: false),
         Pool(new PoolShape(2, 64, 11, 11), ties: false),
+        Pool(new PoolShape(2, 32, 26, 26, 12, 12), ties: false), // the seed's pool1 as Model trims it
+        Pool(new PoolShape(3, 5, 9, 7, 3, 2), ties: true),
         Relu(1001),
         Dropout(1003, 0.25f),
         Dropout(12345, 0.5f),

@@ -109,25 +109,7 @@ public sealed class ModelTests
         var kernels = Backends.Get(backend);
         var config = new TrainingConfig { Model = preset, Dropout1 = 0.25f, Dropout2 = 0.5f };
         var model = Presets.Create(config);
-        const int batch = 3;
-        using var network = new Network(kernels, model, batch);
-        var rng = new Random(3);
-        var images = Enumerable.Range(0, batch * 784).Select(_ => (float)rng.NextDouble()).ToArray();
-        int[] labels = [3, 1, 4];
-        var parameters = model.Parameters.Initial(7);
-        // Non-trivial normalization parameters, so gamma and beta are exercised.
-        foreach (var t in model.Parameters.Tensors.Where(t => t.Name.StartsWith("bn", StringComparison.Ordinal)))
-            for (int i = 0; i < t.Length; i++) parameters[t.Offset + i] += (float)(rng.NextDouble() - 0.5) * 0.4f;
-        network.Images.SubView(0, images.Length).CopyFromCPU(images);
-        network.Labels.CopyFromCPU(labels);
-        network.Parameters.CopyFromCPU(parameters);
-        using var totals = kernels.Accelerator.Allocate1D<float>(2);
-        var pass = new Pass(batch, Training: true, Step: 5, Seed: 9);
-        network.Forward(pass);
-        network.Loss(batch, gradient: true, 0, totals.View);
-        network.Backward(pass);
-        kernels.Accelerator.Synchronize();
-        var gradient = network.Gradients.GetAsArray();
+        var (pass, images, labels, parameters, gradient, _) = Step(kernels, model);
 
         var expected = ReferenceNetwork.Gradients(model, pass, parameters.Select(v => (double)v).ToArray(), images.Select(v => (double)v).ToArray(), labels);
         double overall = expected.Max(Math.Abs);
@@ -146,6 +128,59 @@ public sealed class ModelTests
                 Assert.That(actual[i], Is.EqualTo(want[i]).Within(tolerance), $"{t.Name}[{i}]");
         }
     }
+
+    [Test]
+    public void TheSeedComputesOnlyWhatItsLaterLayersRead()
+    {
+        var layers = Presets.Seed(new TrainingConfig()).Layers.ToDictionary(l => l.Name);
+        Assert.That(layers["pool1"].Nominal, Is.EqualTo(new TensorShape(32, 13, 13)));
+        Assert.That(layers["pool1"].Output, Is.EqualTo(new TensorShape(32, 12, 12)));
+        Assert.That(layers["conv2"].Nominal, Is.EqualTo(new TensorShape(64, 11, 11)));
+        Assert.That(layers["conv2"].Output, Is.EqualTo(new TensorShape(64, 10, 10)));
+        Assert.That(layers["pool2"].Output, Is.EqualTo(layers["pool2"].Nominal));
+        // conv1's rows 24 and 25 are not read either, but only a pooling can skip outputs.
+        Assert.That(layers["conv1"].Output, Is.EqualTo(layers["conv1"].Nominal));
+        var bn3 = Presets.Bn3(new TrainingConfig()).Layers;
+        Assert.That(bn3.Where(l => l.Output != l.Nominal), Is.Empty, "batch norm's statistics read every output");
+    }
+
+    /// <summary>What trimming skips only ever meets zero gradients, so the sums are the same ones in the same order.</summary>
+    [TestCase("cpu")]
+    [TestCase("opencl")]
+    public void TrimmingChangesNoBitOfTheLossOrTheGradients(string backend)
+    {
+        Backends.Require(backend);
+        var kernels = Backends.Get(backend);
+        var config = new TrainingConfig { Dropout1 = 0.25f, Dropout2 = 0.5f };
+        var trimmed = Step(kernels, Presets.Seed(config, trim: true));
+        var full = Step(kernels, Presets.Seed(config, trim: false));
+        Assert.That(trimmed.Totals, Is.EqualTo(full.Totals));
+        Assert.That(trimmed.Gradient, Is.EqualTo(full.Gradient));
+    }
+
+    /// <summary>One training step's forward, loss and backward passes over 3 random images; the gradient and the loss totals.</summary>
+    private static (Pass Pass, float[] Images, int[] Labels, float[] Parameters, float[] Gradient, float[] Totals) Step(KernelLibrary kernels, FashionGpu.Training.Model.Model model)
+    {
+        const int batch = 3;
+        using var network = new Network(kernels, model, batch);
+        var rng = new Random(3);
+        var images = Enumerable.Range(0, batch * 784).Select(_ => (float)rng.NextDouble()).ToArray();
+        int[] labels = [3, 1, 4];
+        var parameters = model.Parameters.Initial(7);
+        // Non-trivial normalization parameters, so gamma and beta are exercised.
+        foreach (var t in model.Parameters.Tensors.Where(t => t.Name.StartsWith("bn", StringComparison.Ordinal)))
+            for (int i = 0; i < t.Length; i++) parameters[t.Offset + i] += (float)(rng.NextDouble() - 0.5) * 0.4f;
+        network.Images.SubView(0, images.Length).CopyFromCPU(images);
+        network.Labels.CopyFromCPU(labels);
+        network.Parameters.CopyFromCPU(parameters);
+        using var totals = kernels.Accelerator.Allocate1D<float>(2);
+        var pass = new Pass(batch, Training: true, Step: 5, Seed: 9);
+        network.Forward(pass);
+        network.Loss(batch, gradient: true, 0, totals.View);
+        network.Backward(pass);
+        kernels.Accelerator.Synchronize();
+        return (pass, images, labels, parameters, network.Gradients.GetAsArray(), totals.GetAsArray1D());
+    }
 }
 
 /// <summary>A model's forward and backward passes composed from <see cref="ReferenceOps"/> in double precision.</summary>
@@ -160,11 +195,14 @@ internal static class ReferenceNetwork
         var inputs = new List<double[]>();
         var backward = new List<Func<double[], double[]>>();
         var x = images;
+        // PyTorch's shapes (Nominal), not the trimmed ones the network computes with: the
+        // reference computes every output, as PyTorch's module would.
+        var i = FashionGpu.Training.Model.Model.ImageShape;
         foreach (var layer in model.Layers)
         {
             inputs.Add(x);
             var input = x;
-            var (i, o) = (layer.Input, layer.Output);
+            var o = layer.Nominal;
             switch (layer)
             {
                 case Conv2dLayer conv:
@@ -231,6 +269,7 @@ internal static class ReferenceNetwork
                 default:
                     throw new NotSupportedException($"no reference for {layer.Kind}");
             }
+            i = o;
         }
         var g = ReferenceOps.SoftmaxCrossEntropy(new LossShape(b, 10), x, labels).DLogits;
         for (int k = backward.Count - 1; k >= 0; k--) g = backward[k](g);

@@ -17,16 +17,26 @@ public sealed class Model
     public ParameterLayout Parameters { get; }
     public ParameterLayout Buffers { get; }
 
-    public Model(string name, IReadOnlyList<Layer> layers)
+    /// <param name="trim">Compute only what later layers read (<see cref="TrimUnread"/>); false gives PyTorch's shapes everywhere (tests compare the two).</param>
+    public Model(string name, IReadOnlyList<Layer> layers, bool trim = true)
     {
         Name = name;
         Layers = layers;
         var shape = ImageShape;
+        foreach (var layer in layers)
+        {
+            layer.Connect(shape, nominal: true);
+            shape = layer.Output;
+        }
+        if (shape != new TensorShape(ParameterLayout.Classes, 1, 1))
+            throw new ArgumentException($"model {name} ends in {shape}, expected {ParameterLayout.Classes} logits");
+        if (trim) TrimUnread(layers);
+        shape = ImageShape;
         int dropouts = 0;
         for (int i = 0; i < layers.Count; i++)
         {
             var layer = layers[i];
-            layer.Connect(shape);
+            layer.Connect(shape, nominal: false);
             shape = layer.Output;
             if (layer is DropoutLayer d) d.Stream = ++dropouts;
             // ReLU then max pooling: the pooling's backward pass takes ReLU's derivative too.
@@ -36,11 +46,29 @@ public sealed class Model
                 layer.TakesReluOfPrevious = true;
             }
         }
-        if (shape != new TensorShape(ParameterLayout.Classes, 1, 1))
-            throw new ArgumentException($"model {name} ends in {shape}, expected {ParameterLayout.Classes} logits");
         if (layers.Select(l => l.Name).Distinct().Count() != layers.Count) throw new ArgumentException($"model {name}: two layers share a name");
         Parameters = new ParameterLayout(layers.SelectMany(l => l.Parameters.Select(p => ($"{l.Name}.{p.Name}", p))));
         Buffers = new ParameterLayout(layers.SelectMany(l => l.Buffers.Select(b => ($"{l.Name}.{b.Name}", b))));
+    }
+
+    /// <summary>
+    /// Walks back from the logits, asking each layer which rows and columns of its input its
+    /// needed outputs read (<see cref="Layer.Reads"/>), and lets a <see cref="Layer.Trimmable"/>
+    /// layer keep only those. In the seed model, pool2 floors conv2's 11 x 11 output to 5 x 5,
+    /// so conv2's row and column 10 are never read; conv2's 10 x 10 then read only 12 x 12 of
+    /// pool1's 13 x 13, and pool1 computes just those: conv2 then does 100 pixels' work instead
+    /// of 121 in all three of its passes. What is skipped only ever met a zero gradient, so the
+    /// results are the same, bit for bit.
+    /// </summary>
+    private static void TrimUnread(IReadOnlyList<Layer> layers)
+    {
+        var (h, w) = (1, 1);
+        for (int i = layers.Count - 1; i >= 0; i--)
+        {
+            var layer = layers[i];
+            if (layer.Trimmable && (h < layer.Output.Height || w < layer.Output.Width)) layer.Trim = (h, w);
+            (h, w) = layer.Reads(Math.Min(h, layer.Output.Height), Math.Min(w, layer.Output.Width));
+        }
     }
 
     /// <summary>Multiply-adds of one sample's forward pass.</summary>

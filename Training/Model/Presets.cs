@@ -14,7 +14,8 @@ public static class Presets
     /// The seed's CNN, layer names as its checkpoints have always had them: Conv 32 3x3 + ReLU,
     /// MaxPool 2, Conv 64 3x3 + ReLU, MaxPool 2, Dropout, Dense 128 + ReLU, Dropout, Dense 10.
     /// </summary>
-    public static Model Seed(TrainingConfig config) => new("seed",
+    /// <param name="trim">Compute only what later layers read (see <see cref="Model"/>); tests compare with false.</param>
+    public static Model Seed(TrainingConfig config, bool trim = true) => new("seed",
     [
         new Conv2dLayer("conv1", 32, 3, relu: true),
         new MaxPool2dLayer("pool1"),
@@ -24,7 +25,7 @@ public static class Presets
         new DenseLayer("fc1", 128, relu: true),
         new DropoutLayer("dropout2", config.Dropout2),
         new DenseLayer("fc2", 10),
-    ]);
+    ], trim);
 
     /// <summary>
     /// Three conv-BN-ReLU-pool blocks (32, 64, 128 channels, 3x3 "same" convolutions), dropout,
@@ -51,7 +52,7 @@ public static class Presets
     public static IReadOnlyList<ModelPreset> All { get; } =
     [
         new(Default, "the seed's CNN (Keras notebook): two valid 3x3 convolutions with max pooling, dropout, Dense 128; constant lr, no augmentation",
-            Seed, c => c),
+            c => Seed(c), c => c),
         new("bn3", "three padded 3x3 conv + batch-norm + ReLU + pool blocks (32, 64, 128), Dense 256 + batch norm; shifts and flips, cosine schedule, AdamW, best epoch",
             Bn3, c => c with
             {

@@ -24,6 +24,11 @@ public sealed class Conv2dLayer(string name, int channels, int kernel, int paddi
         return new TensorShape(channels, h, w);
     }
 
+    // Without padding, output row y reads input rows y .. y + k - 1. (With padding the padded copy
+    // needs the whole input: a shorter input would move the bottom padding.)
+    public override (int Height, int Width) Reads(int height, int width) =>
+        padding == 0 ? (height + kernel - 1, width + kernel - 1) : (Input.Height, Input.Width);
+
     public override IReadOnlyList<TensorSpec> Parameters =>
     [
         new("weight", [channels, Input.Channels, kernel, kernel], Init.Glorot, Decay: true),

@@ -34,8 +34,12 @@ public abstract class Layer(string name)
 {
     /// <summary>The prefix of its tensors' names (conv1 gives conv1.weight) and its name in the profile.</summary>
     public string Name { get; } = name;
+    /// <summary>The input and output it computes with: <see cref="Nominal"/>, or less where <see cref="Model"/> trimmed what nothing reads.</summary>
     public TensorShape Input { get; private set; }
     public TensorShape Output { get; private set; }
+
+    /// <summary>Its output shape as PyTorch's module computes it (what summaries show).</summary>
+    public TensorShape Nominal { get; private set; }
 
     /// <summary>The layer's kind as model summaries show it (Conv2d, BatchNorm2d, ...).</summary>
     public abstract string Kind { get; }
@@ -73,11 +77,26 @@ public abstract class Layer(string name)
     protected ArrayView<float>[] G { get; private set; } = [];
     protected ArrayView<float>[] S { get; private set; } = [];
 
-    /// <summary>Resolves the shapes (called once, when the model is defined).</summary>
-    internal void Connect(TensorShape input)
+    /// <summary>
+    /// The rows and columns of its input that the top-left <paramref name="height"/> x <paramref name="width"/>
+    /// outputs depend on. By default all of them: a layer whose outputs each read the whole input
+    /// (dense), or whose values depend on every element (batch statistics, dropout masks by index).
+    /// </summary>
+    public virtual (int Height, int Width) Reads(int height, int width) => (Input.Height, Input.Width);
+
+    /// <summary>Whether it can compute only the top-left part of its output (<see cref="Trim"/>).</summary>
+    public virtual bool Trimmable => false;
+
+    /// <summary>Set by the model for a <see cref="Trimmable"/> layer: the most rows and columns of output that later layers read.</summary>
+    internal (int Height, int Width)? Trim { get; set; }
+
+    /// <summary>Resolves the shapes (called when the model is defined: once as PyTorch's module has them, once trimmed).</summary>
+    internal void Connect(TensorShape input, bool nominal)
     {
         Input = input;
         Output = Shape(input);
+        if (nominal) Nominal = Output;
+        if (Trim is var (h, w)) Output = Output with { Height = Math.Min(h, Output.Height), Width = Math.Min(w, Output.Width) };
     }
 
     /// <summary>Gives the layer its device, its tensors' views and room for up to <paramref name="maxBatch"/> samples.</summary>

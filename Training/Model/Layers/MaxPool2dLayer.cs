@@ -6,6 +6,7 @@ namespace FashionGpu.Training.Model.Layers;
 
 // MaxPool2d(2): [B,C,H,W] -> [B,C,H/2,W/2] (floored). No tensors.
 // After a ReLU layer its backward pass also takes ReLU's derivative (one pass instead of two).
+// Trimmable: it computes only the top-left windows the next layers read (Model.TrimUnread).
 
 /// <summary>2 x 2 max pooling, stride 2, PyTorch's nn.MaxPool2d(2).</summary>
 public sealed class MaxPool2dLayer(string name) : Layer(name)
@@ -19,7 +20,10 @@ public sealed class MaxPool2dLayer(string name) : Layer(name)
         return new TensorShape(input.Channels, input.Height / 2, input.Width / 2);
     }
 
-    private PoolShape Pool(int batch) => new(batch, Input.Channels, Input.Height, Input.Width);
+    public override (int Height, int Width) Reads(int height, int width) => (2 * height, 2 * width);
+    public override bool Trimmable => true;
+
+    private PoolShape Pool(int batch) => new(batch, Input.Channels, Input.Height, Input.Width, Output.Height, Output.Width);
 
     public override void Forward(Pass pass, ArrayView<float> x, ArrayView<float> y) => K.Pool.Forward(Pool(pass.Batch), x, y);
 
