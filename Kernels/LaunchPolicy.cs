@@ -141,6 +141,13 @@ public sealed class LaunchPolicy
         return overChannels < overTaps;
     }
 
+    /// <summary>
+    /// Whether the Panel variant runs <paramref name="s"/> (forward and weight gradient) with the
+    /// direct kernels (Kernels/Gemm/DirectConv2d.cs) instead of packed GEMMs: when its taps fit in
+    /// one 16-wide block (conv1: 9), where packing costs more than the arithmetic it feeds.
+    /// </summary>
+    public static bool Direct(ConvShape s) => s.InChannels * s.KernelH * s.KernelW <= DirectConvKernels.Width;
+
     /// <summary>Launch shape of a shared-tiled kernel over <paramref name="tiles"/> output tiles: one group per tile up to <see cref="MaxGroups"/>.</summary>
     public KernelConfig TiledGroups(long tiles) => new((int)Math.Clamp(tiles, 1, MaxGroups), TiledGroupSize);
 }

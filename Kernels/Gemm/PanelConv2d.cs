@@ -13,6 +13,8 @@ namespace FashionGpu.Kernels;
 //     (ConvKernels.PackPixels), B = the weight as [K, N padded to 16] (ConvKernels.PackWeight);
 //   backward weight: A = dOutput in panels of 4 channels over the pixels (PackChannels),
 //     B = the im2col rows, [pixels, K padded to 16] (PackRows);
+//   a convolution with at most 16 taps (conv1) runs the forward and weight-gradient passes on the
+//     direct kernels instead (DirectConv2d.cs: no packing of the input, the same sums);
 //   backward input of a KH x KW > 1 convolution: no padded forward pass (28% of whose products
 //     are on padding at conv2's shape) but a column-gradient GEMM of the same kind and a col2im
 //     gather (ColumnInputGradient, in Conv2d.cs).
@@ -206,6 +208,7 @@ public sealed class PanelConv2d : Conv2d
     private readonly Action<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>> packChannels;
     private readonly Action<Index1D, int, ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> backwardWeight;
     private readonly ColumnInputGradient columns;
+    private readonly DirectConv2d direct;
     private readonly ScratchBuffer packed, panels, rows, dPanels;
 
     public PanelConv2d(Accelerator accelerator, LaunchPolicy policy) : base(accelerator, policy)
@@ -217,6 +220,7 @@ public sealed class PanelConv2d : Conv2d
         packChannels = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(PanelConvKernels.PackChannels);
         backwardWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(PanelConvKernels.BackwardWeight);
         columns = new ColumnInputGradient(accelerator, policy);
+        direct = new DirectConv2d(accelerator, policy);
         packed = new ScratchBuffer(accelerator);
         panels = new ScratchBuffer(accelerator);
         rows = new ScratchBuffer(accelerator);
@@ -227,6 +231,11 @@ public sealed class PanelConv2d : Conv2d
         int padY = 0, int padX = 0)
     {
         var s = g.Shape;
+        if (padY == 0 && padX == 0 && LaunchPolicy.Direct(s))
+        {
+            direct.Forward(g, epilogue, input, weight, bias, output);
+            return;
+        }
         int kCount = s.InChannels * s.KernelH * s.KernelW, kPad = ConvKernels.PadTo4(kCount), nPad = PanelConvKernels.PadToWidth(s.OutChannels);
         var w = packed.Get((long)kCount * nPad);
         int t = Policy.Threads((long)kCount * nPad);
@@ -252,6 +261,11 @@ public sealed class PanelConv2d : Conv2d
 
     private void BackwardWeight(ConvShape s, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dWeight, ArrayView<float>? dBias)
     {
+        if (LaunchPolicy.Direct(s))
+        {
+            direct.BackwardWeight(s, dOutput, input, dWeight, dBias);
+            return;
+        }
         long m = (long)s.Batch * s.OutH * s.OutW;
         int kPad = PanelConvKernels.PadToWidth(s.InChannels * s.KernelH * s.KernelW), oQuads = (s.OutChannels + 3) / 4;
         var r = rows.Get(m * kPad);

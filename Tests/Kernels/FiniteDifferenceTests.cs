@@ -25,23 +25,32 @@ public sealed class FiniteDifferenceTests
     public void ConvBackwardMatchesNumericGradient(string backend, GemmVariant variant)
     {
         var k = Backends.Get(backend, variant);
-        var s = new ConvShape(3, 3, 5, 5, 7, 3, 3);
-        var rng = new Random(1);
-        var input = KernelChecks.Random(rng, s.InputSize, -1, 1);
-        var weight = KernelChecks.Random(rng, s.WeightSize, -1, 1);
-        var bias = KernelChecks.Random(rng, s.OutChannels, -1, 1);
-        var r = KernelChecks.Random(rng, s.OutputSize, -1, 1);
-        using var dev = new DeviceScope(k.Accelerator);
-        var vIn = dev.Upload(input); var vW = dev.Upload(weight); var vR = dev.Upload(r);
-        var vDIn = dev.Allocate(s.InputSize); var vDW = dev.Allocate(s.WeightSize); var vDB = dev.Allocate(s.OutChannels);
-        k.Conv.BackwardInput(s, vR, vW, vDIn);
-        k.Conv.BackwardWeight(s, vR, vIn, vDW);
-        k.Conv.BackwardBias(s, vR, vDB);
+        // 27 taps (the GEMM kernels), and 9 taps over one channel (conv1's shape: the direct kernels where a variant has them).
+        foreach (var s in new[] { new ConvShape(3, 3, 5, 5, 7, 3, 3), new ConvShape(2, 1, 18, 7, 6, 3, 3) })
+        {
+            var rng = new Random(1);
+            var input = KernelChecks.Random(rng, s.InputSize, -1, 1);
+            var weight = KernelChecks.Random(rng, s.WeightSize, -1, 1);
+            var bias = KernelChecks.Random(rng, s.OutChannels, -1, 1);
+            var r = KernelChecks.Random(rng, s.OutputSize, -1, 1);
+            using var dev = new DeviceScope(k.Accelerator);
+            var vIn = dev.Upload(input); var vW = dev.Upload(weight); var vR = dev.Upload(r);
+            var vDIn = dev.Allocate(s.InputSize); var vDW = dev.Allocate(s.WeightSize); var vDB = dev.Allocate(s.OutChannels);
+            var vDW2 = dev.Allocate(s.WeightSize); var vDB2 = dev.Allocate(s.OutChannels);
+            k.Conv.BackwardInput(s, vR, vW, vDIn);
+            k.Conv.BackwardWeight(s, vR, vIn, vDW);
+            k.Conv.BackwardBias(s, vR, vDB);
+            k.Conv.BackwardWeightAndBias(s, vR, vIn, vDW2, vDB2);
 
-        double L() => Dot(r, ReferenceOps.ConvForward(s, input, weight, bias));
-        AssertClose("d/input", dev.Download(vDIn), Numeric(input, L));
-        AssertClose("d/weight", dev.Download(vDW), Numeric(weight, L));
-        AssertClose("d/bias", dev.Download(vDB), Numeric(bias, L));
+            double L() => Dot(r, ReferenceOps.ConvForward(s, input, weight, bias));
+            var dWeight = Numeric(weight, L);
+            var dBias = Numeric(bias, L);
+            AssertClose($"{s} d/input", dev.Download(vDIn), Numeric(input, L));
+            AssertClose($"{s} d/weight", dev.Download(vDW), dWeight);
+            AssertClose($"{s} d/bias", dev.Download(vDB), dBias);
+            AssertClose($"{s} d/weight (with bias)", dev.Download(vDW2), dWeight);
+            AssertClose($"{s} d/bias (with weight)", dev.Download(vDB2), dBias);
+        }
     }
 
     [TestCaseSource(nameof(AllVariants))]
