@@ -11,7 +11,7 @@ namespace FashionGpu.Kernels;
 // turns into vector code within one item.
 //   forward (and the column-gradient GEMM of the input gradient): A = the im2col panels of 4 pixels
 //     (ConvKernels.PackPixels), B = the weight as [K, N padded to 16] (ConvKernels.PackWeight);
-//   backward weight: A = dOutput in panels of 4 channels over the pixels (PackChannels),
+//   backward weight: A = dOutput in panels of 8 channels over the pixels (PackChannels),
 //     B = the im2col rows, [pixels, K padded to 16] (PackRows);
 //   a convolution with at most 16 taps (conv1) runs the forward and weight-gradient passes on the
 //     direct kernels instead (DirectConv2d.cs: no packing of the input, the same sums);
@@ -142,43 +142,51 @@ public static class PanelConvKernels
         }
     }
 
-    /// <summary>dPanels[(oq * M + p) * 4 + i] = dOutput[b, 4oq + i, pixel p] over the M = B*P pixels; 0 for channels past O.</summary>
+    /// <summary>dPanels[(oe * M + p) * 8 + i] = dOutput[b, 8oe + i, pixel p] over the M = B*P pixels; 0 for channels past O.</summary>
     public static void PackChannels(Index1D thread, int threads, ConvShape s, ArrayView<float> dOutput, ArrayView<float> dPanels)
     {
-        int plane = s.OutH * s.OutW, m = s.Batch * plane, o = s.OutChannels, total = (o + 3) / 4 * m * 4;
+        int plane = s.OutH * s.OutW, m = s.Batch * plane, o = s.OutChannels, total = (o + 7) / 8 * m * 8;
         for (int e = thread; e < total; e += threads)
         {
-            int i = e & 3, q = e >> 2, oq = q / m, p = q - oq * m, channel = 4 * oq + i, b = p / plane;
+            int i = e & 7, q = e >> 3, oe = q / m, p = q - oe * m, channel = 8 * oe + i, b = p / plane;
             // Clamped load, then select (a load under the condition is a branch PoCL cannot vectorise).
             float v = dOutput[(b * o + Math.Min(channel, o - 1)) * plane + p - b * plane];
             dPanels[e] = channel < o ? v : 0f;
         }
     }
 
+    /// <summary>Output channels per work-item of <see cref="BackwardWeight"/> (the dOutput panels' width).</summary>
+    public const int WeightChannels = 8;
+
     /// <summary>
-    /// dWeight[o, k] = sum over pixels p = (b, y, x), in order, of dOutput[o, p] * im2col[p, k] for 4
-    /// channels and 16 taps (<paramref name="kPad"/> = K rounded up to 16). With
-    /// <paramref name="withBias"/>, the first tap block of each channel quad also sums dBias[o]
+    /// dWeight[o, k] = sum over pixels p = (b, y, x), in order, of dOutput[o, p] * im2col[p, k] for 8
+    /// channels and 16 taps (<paramref name="kPad"/> = K rounded up to 16): per pixel 8 broadcast values
+    /// and one 16-wide row, 128 multiply-adds. With
+    /// <paramref name="withBias"/>, the first tap block of each channel group also sums dBias[o]
     /// (pixels in the same order as <see cref="ConvKernels.BackwardBias"/>, so the same sums).
     /// </summary>
     public static void BackwardWeight(Index1D thread, int threads, ConvShape s, int kPad, int withBias,
         ArrayView<float> dPanels, ArrayView<float> rows, ArrayView<float> dWeight, ArrayView<float> dBias)
     {
         int m = s.Batch * s.OutH * s.OutW, o = s.OutChannels, kCount = s.InChannels * s.KernelH * s.KernelW;
-        int oQuads = (o + 3) / 4, kTiles = kPad / Width;
-        for (int t = thread; t < oQuads * kTiles; t += threads)
+        int groups = (o + 7) / 8, kTiles = kPad / Width;
+        for (int t = thread; t < groups * kTiles; t += threads)
         {
-            int oq = t / kTiles, kt = t - oq * kTiles, o0 = 4 * oq, k0 = kt * Width;
+            int oe = t / kTiles, kt = t - oe * kTiles, o0 = 8 * oe, k0 = kt * Width;
             bool bias = withBias != 0 && kt == 0;
-            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
             // c{i}_{j}: channel o0 + i, tap k0 + j.
             float c0_0 = 0, c0_1 = 0, c0_2 = 0, c0_3 = 0, c0_4 = 0, c0_5 = 0, c0_6 = 0, c0_7 = 0, c0_8 = 0, c0_9 = 0, c0_10 = 0, c0_11 = 0, c0_12 = 0, c0_13 = 0, c0_14 = 0, c0_15 = 0;
             float c1_0 = 0, c1_1 = 0, c1_2 = 0, c1_3 = 0, c1_4 = 0, c1_5 = 0, c1_6 = 0, c1_7 = 0, c1_8 = 0, c1_9 = 0, c1_10 = 0, c1_11 = 0, c1_12 = 0, c1_13 = 0, c1_14 = 0, c1_15 = 0;
             float c2_0 = 0, c2_1 = 0, c2_2 = 0, c2_3 = 0, c2_4 = 0, c2_5 = 0, c2_6 = 0, c2_7 = 0, c2_8 = 0, c2_9 = 0, c2_10 = 0, c2_11 = 0, c2_12 = 0, c2_13 = 0, c2_14 = 0, c2_15 = 0;
             float c3_0 = 0, c3_1 = 0, c3_2 = 0, c3_3 = 0, c3_4 = 0, c3_5 = 0, c3_6 = 0, c3_7 = 0, c3_8 = 0, c3_9 = 0, c3_10 = 0, c3_11 = 0, c3_12 = 0, c3_13 = 0, c3_14 = 0, c3_15 = 0;
-            for (int p = 0, ai = oq * m * 4, bi = k0; p < m; p++, ai += 4, bi += kPad)
+            float c4_0 = 0, c4_1 = 0, c4_2 = 0, c4_3 = 0, c4_4 = 0, c4_5 = 0, c4_6 = 0, c4_7 = 0, c4_8 = 0, c4_9 = 0, c4_10 = 0, c4_11 = 0, c4_12 = 0, c4_13 = 0, c4_14 = 0, c4_15 = 0;
+            float c5_0 = 0, c5_1 = 0, c5_2 = 0, c5_3 = 0, c5_4 = 0, c5_5 = 0, c5_6 = 0, c5_7 = 0, c5_8 = 0, c5_9 = 0, c5_10 = 0, c5_11 = 0, c5_12 = 0, c5_13 = 0, c5_14 = 0, c5_15 = 0;
+            float c6_0 = 0, c6_1 = 0, c6_2 = 0, c6_3 = 0, c6_4 = 0, c6_5 = 0, c6_6 = 0, c6_7 = 0, c6_8 = 0, c6_9 = 0, c6_10 = 0, c6_11 = 0, c6_12 = 0, c6_13 = 0, c6_14 = 0, c6_15 = 0;
+            float c7_0 = 0, c7_1 = 0, c7_2 = 0, c7_3 = 0, c7_4 = 0, c7_5 = 0, c7_6 = 0, c7_7 = 0, c7_8 = 0, c7_9 = 0, c7_10 = 0, c7_11 = 0, c7_12 = 0, c7_13 = 0, c7_14 = 0, c7_15 = 0;
+            for (int p = 0, ai = oe * m * 8, bi = k0; p < m; p++, ai += 8, bi += kPad)
             {
-                float a0 = dPanels[ai], a1 = dPanels[ai + 1], a2 = dPanels[ai + 2], a3 = dPanels[ai + 3];
+                float a0 = dPanels[ai], a1 = dPanels[ai + 1], a2 = dPanels[ai + 2], a3 = dPanels[ai + 3], a4 = dPanels[ai + 4], a5 = dPanels[ai + 5], a6 = dPanels[ai + 6], a7 = dPanels[ai + 7];
                 float b0 = rows[bi], b1 = rows[bi + 1], b2 = rows[bi + 2], b3 = rows[bi + 3];
                 float b4 = rows[bi + 4], b5 = rows[bi + 5], b6 = rows[bi + 6], b7 = rows[bi + 7];
                 float b8 = rows[bi + 8], b9 = rows[bi + 9], b10 = rows[bi + 10], b11 = rows[bi + 11];
@@ -191,19 +199,35 @@ public static class PanelConvKernels
                 c2_8 += a2 * b8; c2_9 += a2 * b9; c2_10 += a2 * b10; c2_11 += a2 * b11; c2_12 += a2 * b12; c2_13 += a2 * b13; c2_14 += a2 * b14; c2_15 += a2 * b15;
                 c3_0 += a3 * b0; c3_1 += a3 * b1; c3_2 += a3 * b2; c3_3 += a3 * b3; c3_4 += a3 * b4; c3_5 += a3 * b5; c3_6 += a3 * b6; c3_7 += a3 * b7;
                 c3_8 += a3 * b8; c3_9 += a3 * b9; c3_10 += a3 * b10; c3_11 += a3 * b11; c3_12 += a3 * b12; c3_13 += a3 * b13; c3_14 += a3 * b14; c3_15 += a3 * b15;
-                if (bias) { s0 += a0; s1 += a1; s2 += a2; s3 += a3; }
+                c4_0 += a4 * b0; c4_1 += a4 * b1; c4_2 += a4 * b2; c4_3 += a4 * b3; c4_4 += a4 * b4; c4_5 += a4 * b5; c4_6 += a4 * b6; c4_7 += a4 * b7;
+                c4_8 += a4 * b8; c4_9 += a4 * b9; c4_10 += a4 * b10; c4_11 += a4 * b11; c4_12 += a4 * b12; c4_13 += a4 * b13; c4_14 += a4 * b14; c4_15 += a4 * b15;
+                c5_0 += a5 * b0; c5_1 += a5 * b1; c5_2 += a5 * b2; c5_3 += a5 * b3; c5_4 += a5 * b4; c5_5 += a5 * b5; c5_6 += a5 * b6; c5_7 += a5 * b7;
+                c5_8 += a5 * b8; c5_9 += a5 * b9; c5_10 += a5 * b10; c5_11 += a5 * b11; c5_12 += a5 * b12; c5_13 += a5 * b13; c5_14 += a5 * b14; c5_15 += a5 * b15;
+                c6_0 += a6 * b0; c6_1 += a6 * b1; c6_2 += a6 * b2; c6_3 += a6 * b3; c6_4 += a6 * b4; c6_5 += a6 * b5; c6_6 += a6 * b6; c6_7 += a6 * b7;
+                c6_8 += a6 * b8; c6_9 += a6 * b9; c6_10 += a6 * b10; c6_11 += a6 * b11; c6_12 += a6 * b12; c6_13 += a6 * b13; c6_14 += a6 * b14; c6_15 += a6 * b15;
+                c7_0 += a7 * b0; c7_1 += a7 * b1; c7_2 += a7 * b2; c7_3 += a7 * b3; c7_4 += a7 * b4; c7_5 += a7 * b5; c7_6 += a7 * b6; c7_7 += a7 * b7;
+                c7_8 += a7 * b8; c7_9 += a7 * b9; c7_10 += a7 * b10; c7_11 += a7 * b11; c7_12 += a7 * b12; c7_13 += a7 * b13; c7_14 += a7 * b14; c7_15 += a7 * b15;
+                if (bias) { s0 += a0; s1 += a1; s2 += a2; s3 += a3; s4 += a4; s5 += a5; s6 += a6; s7 += a7; }
             }
             if (bias)
             {
-                dBias[o0] = s0;
+                if (o0 + 0 < o) dBias[o0 + 0] = s0;
                 if (o0 + 1 < o) dBias[o0 + 1] = s1;
                 if (o0 + 2 < o) dBias[o0 + 2] = s2;
                 if (o0 + 3 < o) dBias[o0 + 3] = s3;
+                if (o0 + 4 < o) dBias[o0 + 4] = s4;
+                if (o0 + 5 < o) dBias[o0 + 5] = s5;
+                if (o0 + 6 < o) dBias[o0 + 6] = s6;
+                if (o0 + 7 < o) dBias[o0 + 7] = s7;
             }
             StoreRow(dWeight, o0 + 0, o, kCount, k0, c0_0, c0_1, c0_2, c0_3, c0_4, c0_5, c0_6, c0_7, c0_8, c0_9, c0_10, c0_11, c0_12, c0_13, c0_14, c0_15);
             StoreRow(dWeight, o0 + 1, o, kCount, k0, c1_0, c1_1, c1_2, c1_3, c1_4, c1_5, c1_6, c1_7, c1_8, c1_9, c1_10, c1_11, c1_12, c1_13, c1_14, c1_15);
             StoreRow(dWeight, o0 + 2, o, kCount, k0, c2_0, c2_1, c2_2, c2_3, c2_4, c2_5, c2_6, c2_7, c2_8, c2_9, c2_10, c2_11, c2_12, c2_13, c2_14, c2_15);
             StoreRow(dWeight, o0 + 3, o, kCount, k0, c3_0, c3_1, c3_2, c3_3, c3_4, c3_5, c3_6, c3_7, c3_8, c3_9, c3_10, c3_11, c3_12, c3_13, c3_14, c3_15);
+            StoreRow(dWeight, o0 + 4, o, kCount, k0, c4_0, c4_1, c4_2, c4_3, c4_4, c4_5, c4_6, c4_7, c4_8, c4_9, c4_10, c4_11, c4_12, c4_13, c4_14, c4_15);
+            StoreRow(dWeight, o0 + 5, o, kCount, k0, c5_0, c5_1, c5_2, c5_3, c5_4, c5_5, c5_6, c5_7, c5_8, c5_9, c5_10, c5_11, c5_12, c5_13, c5_14, c5_15);
+            StoreRow(dWeight, o0 + 6, o, kCount, k0, c6_0, c6_1, c6_2, c6_3, c6_4, c6_5, c6_6, c6_7, c6_8, c6_9, c6_10, c6_11, c6_12, c6_13, c6_14, c6_15);
+            StoreRow(dWeight, o0 + 7, o, kCount, k0, c7_0, c7_1, c7_2, c7_3, c7_4, c7_5, c7_6, c7_7, c7_8, c7_9, c7_10, c7_11, c7_12, c7_13, c7_14, c7_15);
         }
     }
 
@@ -322,15 +346,15 @@ public sealed class PanelConv2d : Conv2d
             return;
         }
         long m = (long)s.Batch * s.OutH * s.OutW;
-        int kPad = PanelConvKernels.PadToWidth(s.InChannels * s.KernelH * s.KernelW), oQuads = (s.OutChannels + 3) / 4;
+        int kPad = PanelConvKernels.PadToWidth(s.InChannels * s.KernelH * s.KernelW), groups = (s.OutChannels + PanelConvKernels.WeightChannels - 1) / PanelConvKernels.WeightChannels;
         var r = rows.Get(m * kPad);
         int tr = Policy.Threads(m);
         packRows(tr, tr, s, kPad, Taps(s), input, r);
-        var d = dPanels.Get(oQuads * 4 * m);
-        int td = Policy.Threads(oQuads * 4 * m);
+        var d = dPanels.Get(groups * PanelConvKernels.WeightChannels * m);
+        int td = Policy.Threads(groups * PanelConvKernels.WeightChannels * m);
         packChannels(td, td, s, dOutput, d);
         // Without a bias to sum, the kernel gets dWeight in its place and never writes it.
-        int items = Policy.Threads((long)oQuads * (kPad / PanelConvKernels.Width));
+        int items = Policy.Threads((long)groups * (kPad / PanelConvKernels.Width));
         backwardWeight(items, items, s, kPad, dBias is null ? 0 : 1, d, r, dWeight, dBias ?? dWeight);
     }
 }
