@@ -246,7 +246,7 @@ internal sealed class DirectConv2d
         var s = g.Shape;
         int kCount = s.InChannels * s.KernelH * s.KernelW, nPad = PanelConvKernels.PadToWidth(s.OutChannels);
         var w = packed.Get((long)kCount * nPad);
-        int t = policy.Threads((long)kCount * nPad);
+        int t = policy.Threads(kCount);
         packWeight(t, t, g, nPad, weight, w);
         int items = policy.Threads((long)s.Batch * s.OutH * ((s.OutW + 3) / 4) * (nPad / DirectConvKernels.Width));
         forward(items, items, s, nPad, epilogue, input, w, bias, output);

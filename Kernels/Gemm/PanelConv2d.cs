@@ -145,13 +145,20 @@ public static class PanelConvKernels
     /// <summary>dPanels[(oe * M + p) * 8 + i] = dOutput[b, 8oe + i, pixel p] over the M = B*P pixels; 0 for channels past O.</summary>
     public static void PackChannels(Index1D thread, int threads, ConvShape s, ArrayView<float> dOutput, ArrayView<float> dPanels)
     {
-        int plane = s.OutH * s.OutW, m = s.Batch * plane, o = s.OutChannels, total = (o + 7) / 8 * m * 8;
-        for (int e = thread; e < total; e += threads)
+        int plane = s.OutH * s.OutW, m = s.Batch * plane, o = s.OutChannels, groups = (o + 7) / 8;
+        // One work-item per (channel group, image): its plane's pixels in a loop, with no division per
+        // element (two per element were most of the pass).
+        for (int q = thread; q < groups * s.Batch; q += threads)
         {
-            int i = e & 7, q = e >> 3, oe = q / m, p = q - oe * m, channel = 8 * oe + i, b = p / plane;
-            // Clamped load, then select (a load under the condition is a branch PoCL cannot vectorise).
-            float v = dOutput[(b * o + Math.Min(channel, o - 1)) * plane + p - b * plane];
-            dPanels[e] = channel < o ? v : 0f;
+            int oe = q / s.Batch, b = q - oe * s.Batch, at = (oe * m + b * plane) * 8;
+            int c0 = 8 * oe, from = b * o * plane;
+            for (int r = 0; r < plane; r++, at += 8)
+                for (int i = 0; i < 8; i++)
+                {
+                    // Clamped load, then select (a load under the condition is a branch PoCL cannot vectorise).
+                    float v = dOutput[from + Math.Min(c0 + i, o - 1) * plane + r];
+                    dPanels[at + i] = c0 + i < o ? v : 0f;
+                }
         }
     }
 
@@ -312,7 +319,7 @@ public sealed class PanelConv2d : Conv2d
         }
         int kCount = s.InChannels * s.KernelH * s.KernelW, kPad = ConvKernels.PadTo4(kCount), nPad = PanelConvKernels.PadToWidth(s.OutChannels);
         var w = packed.Get((long)kCount * nPad);
-        int t = Policy.Threads((long)kCount * nPad);
+        int t = Policy.Threads(kCount);
         packWeight(t, t, g, nPad, weight, w);
         long pixelTiles = ((long)s.Batch * s.OutH * s.OutW + 3) / 4;
         var a = panels.Get(pixelTiles * 4 * kPad);
@@ -351,7 +358,7 @@ public sealed class PanelConv2d : Conv2d
         int tr = Policy.Threads(m);
         packRows(tr, tr, s, kPad, Taps(s), input, r);
         var d = dPanels.Get(groups * PanelConvKernels.WeightChannels * m);
-        int td = Policy.Threads(groups * PanelConvKernels.WeightChannels * m);
+        int td = Policy.Threads((long)groups * s.Batch);
         packChannels(td, td, s, dOutput, d);
         // Without a bias to sum, the kernel gets dWeight in its place and never writes it.
         int items = Policy.Threads((long)groups * (kPad / PanelConvKernels.Width));

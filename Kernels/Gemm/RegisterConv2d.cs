@@ -322,7 +322,7 @@ public sealed class RegisterConv2d : Conv2d
         int group = 4 * Policy.Lanes, nPad = (s.OutChannels + group - 1) / group * group;
         int packedSize = s.InChannels * s.KernelH * s.KernelW * nPad;
         var w = packed.Get(packedSize);
-        int t = Policy.Threads(packedSize);
+        int t = Policy.Threads((long)s.InChannels * s.KernelH * s.KernelW);
         packWeight(t, t, g, nPad, weight, w);
         if (padY != 0 || padX != 0)
         {
