@@ -26,16 +26,19 @@ public readonly record struct PoolShape(int Batch, int Channels, int Height, int
 /// </summary>
 public static class MaxPool2dKernels
 {
+    /// <summary>One work-item per output row (its index decoded once: per element, four divisions were most of the pass).</summary>
     public static void Forward(Index1D thread, int threads, PoolShape s, ArrayView<float> input, ArrayView<float> output)
     {
         int oh = s.OutH, ow = s.OutW;
-        for (int i = thread; i < s.OutputSize; i += threads)
+        for (int row = thread; row < s.Planes * oh; row += threads)
         {
-            int x = i % ow, r = i / ow;
-            int y = r % oh, p = r / oh;
-            int top = (p * s.Height + 2 * y) * s.Width + 2 * x;
-            float a = input[top], b = input[top + 1], c = input[top + s.Width], d = input[top + s.Width + 1];
-            output[i] = Math.Max(Math.Max(a, b), Math.Max(c, d));
+            int p = row / oh, y = row - p * oh;
+            int top = (p * s.Height + 2 * y) * s.Width, at = row * ow;
+            for (int x = 0; x < ow; x++, top += 2)
+            {
+                float a = input[top], b = input[top + 1], c = input[top + s.Width], d = input[top + s.Width + 1];
+                output[at + x] = Math.Max(Math.Max(a, b), Math.Max(c, d));
+            }
         }
     }
 
@@ -53,7 +56,7 @@ public static class MaxPool2dKernels
         BackwardCells(thread, threads, s, 1, reluOutput, dOutput, dInput);
 
     /// <summary>
-    /// One thread per 2 x 2 cell of the input (ceil(H/2) x ceil(W/2) cells per plane), which writes
+    /// Each 2 x 2 cell of the input (ceil(H/2) x ceil(W/2) cells per plane; a work-item takes a row of them) writes
     /// all of its cell's gradients: the winner gets the window's gradient, the others 0. Cells in
     /// the last row or column of an odd size, or beyond the windows kept, belong to no window and get 0. Every input element is
     /// in exactly one cell, so each is written once, by one thread. (One thread per input element
@@ -63,30 +66,33 @@ public static class MaxPool2dKernels
         ArrayView<float> input, ArrayView<float> dOutput, ArrayView<float> dInput)
     {
         int oh = s.OutH, ow = s.OutW, w = s.Width, ch = (s.Height + 1) / 2, cw = (w + 1) / 2;
-        int cells = s.Planes * ch * cw;
-        for (int i = thread; i < cells; i += threads)
+        // One work-item per row of cells, its index decoded once.
+        for (int row = thread; row < s.Planes * ch; row += threads)
         {
-            int x = i % cw, r = i / cw;
-            int y = r % ch, p = r / ch;
-            int top = (p * s.Height + 2 * y) * w + 2 * x;
-            if (y < oh && x < ow)
+            int p = row / ch, y = row - p * ch;
+            int top = (p * s.Height + 2 * y) * w;
+            bool below = 2 * y + 1 < s.Height;
+            for (int x = 0; x < cw; x++, top += 2)
             {
-                float a = input[top], b = input[top + 1], c = input[top + w], d = input[top + w + 1];
-                int winner = WinnerOffset(a, b, c, d);
-                float g = dOutput[(p * oh + y) * ow + x];
-                if (positiveOnly != 0 && !(Math.Max(Math.Max(a, b), Math.Max(c, d)) > 0f)) g = 0f;
-                dInput[top] = winner == 0 ? g : 0f;
-                dInput[top + 1] = winner == 1 ? g : 0f;
-                dInput[top + w] = winner == 2 ? g : 0f;
-                dInput[top + w + 1] = winner == 3 ? g : 0f;
-            }
-            else
-            {
-                bool right = 2 * x + 1 < w, below = 2 * y + 1 < s.Height;
-                dInput[top] = 0f;
-                if (right) dInput[top + 1] = 0f;
-                if (below) dInput[top + w] = 0f;
-                if (right && below) dInput[top + w + 1] = 0f;
+                if (y < oh && x < ow)
+                {
+                    float a = input[top], b = input[top + 1], c = input[top + w], d = input[top + w + 1];
+                    int winner = WinnerOffset(a, b, c, d);
+                    float g = dOutput[(p * oh + y) * ow + x];
+                    if (positiveOnly != 0 && !(Math.Max(Math.Max(a, b), Math.Max(c, d)) > 0f)) g = 0f;
+                    dInput[top] = winner == 0 ? g : 0f;
+                    dInput[top + 1] = winner == 1 ? g : 0f;
+                    dInput[top + w] = winner == 2 ? g : 0f;
+                    dInput[top + w + 1] = winner == 3 ? g : 0f;
+                }
+                else
+                {
+                    bool right = 2 * x + 1 < w;
+                    dInput[top] = 0f;
+                    if (right) dInput[top + 1] = 0f;
+                    if (below) dInput[top + w] = 0f;
+                    if (right && below) dInput[top + w + 1] = 0f;
+                }
             }
         }
     }
@@ -120,7 +126,7 @@ public sealed class MaxPool2d
 
     public void Forward(PoolShape s, ArrayView<float> input, ArrayView<float> output)
     {
-        int t = policy.Threads(s.OutputSize);
+        int t = policy.Threads((long)s.Planes * s.OutH);
         forward(t, t, s, input, output);
     }
 
@@ -141,6 +147,6 @@ public sealed class MaxPool2d
         backwardRelu(t, t, s, reluOutput, dOutput, dInput);
     }
 
-    /// <summary>2 x 2 cells of the input, the backward kernels' work items.</summary>
-    private static long Cells(PoolShape s) => (long)s.Planes * ((s.Height + 1) / 2) * ((s.Width + 1) / 2);
+    /// <summary>Rows of 2 x 2 cells of the input, the backward kernels' work items.</summary>
+    private static long Cells(PoolShape s) => (long)s.Planes * ((s.Height + 1) / 2);
 }
