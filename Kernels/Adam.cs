@@ -56,8 +56,8 @@ public sealed class Adam
     public Adam(Accelerator accelerator, LaunchPolicy policy)
     {
         this.policy = policy;
-        update = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, AdamStep, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(AdamKernels.Update);
-        scale = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, float, ArrayView<float>>(AdamKernels.Scale);
+        update = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, int, AdamStep, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(AdamKernels.Update, policy.GroupSize);
+        scale = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, int, float, ArrayView<float>>(AdamKernels.Scale, policy.GroupSize);
     }
 
     public void Update(int n, AdamStep step, ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> m, ArrayView<float> v)

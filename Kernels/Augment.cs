@@ -59,7 +59,7 @@ public sealed class Augment
     public Augment(Accelerator accelerator, LaunchPolicy policy)
     {
         this.policy = policy;
-        gather = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, int, Augmentation, ArrayView<byte>, ArrayView<byte>, ArrayView<int>, ArrayView<float>, ArrayView<int>>(AugmentKernels.GatherAugmented);
+        gather = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, int, int, Augmentation, ArrayView<byte>, ArrayView<byte>, ArrayView<int>, ArrayView<float>, ArrayView<int>>(AugmentKernels.GatherAugmented, policy.GroupSize);
     }
 
     /// <summary>Gathers <paramref name="batch"/> samples of <paramref name="size"/> x <paramref name="size"/> pixels, augmented, into images and labels.</summary>

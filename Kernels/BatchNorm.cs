@@ -195,15 +195,15 @@ public sealed class BatchNorm
     public BatchNorm(Accelerator accelerator, LaunchPolicy policy)
     {
         this.policy = policy;
-        planeSums = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, BatchNormShape, ArrayView<float>, ArrayView<float>>(BatchNormKernels.PlaneSums);
-        channelMean = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, BatchNormShape, ArrayView<float>, ArrayView<float>>(BatchNormKernels.ChannelMean);
-        planeSquares = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, BatchNormShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BatchNormKernels.PlaneSquares);
-        channelVariance = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, BatchNormShape, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BatchNormKernels.ChannelVariance);
-        runningStatistics = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BatchNormKernels.RunningStatistics);
-        normalize = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, BatchNormShape, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BatchNormKernels.Normalize);
-        planeGradients = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, BatchNormShape, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BatchNormKernels.PlaneGradients);
-        channelGradients = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, BatchNormShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BatchNormKernels.ChannelGradients);
-        backwardInput = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, BatchNormShape, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BatchNormKernels.BackwardInput);
+        planeSums = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, BatchNormShape, ArrayView<float>, ArrayView<float>>(BatchNormKernels.PlaneSums, policy.GroupSize);
+        channelMean = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, BatchNormShape, ArrayView<float>, ArrayView<float>>(BatchNormKernels.ChannelMean, policy.GroupSize);
+        planeSquares = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, BatchNormShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BatchNormKernels.PlaneSquares, policy.GroupSize);
+        channelVariance = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, BatchNormShape, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BatchNormKernels.ChannelVariance, policy.GroupSize);
+        runningStatistics = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BatchNormKernels.RunningStatistics, policy.GroupSize);
+        normalize = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, BatchNormShape, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BatchNormKernels.Normalize, policy.GroupSize);
+        planeGradients = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, BatchNormShape, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BatchNormKernels.PlaneGradients, policy.GroupSize);
+        channelGradients = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, BatchNormShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BatchNormKernels.ChannelGradients, policy.GroupSize);
+        backwardInput = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, BatchNormShape, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BatchNormKernels.BackwardInput, policy.GroupSize);
     }
 
     /// <summary>Floats of scratch the kernels need for <paramref name="s"/> (the planes' partial sums).</summary>

@@ -243,7 +243,7 @@ public abstract class Conv2d
     {
         Accelerator = accelerator;
         Policy = policy;
-        backwardBias = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(ConvKernels.BackwardBias);
+        backwardBias = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(ConvKernels.BackwardBias, policy.GroupSize);
     }
 
     /// <summary>The variant <paramref name="policy"/> names, compiled for <paramref name="accelerator"/>.</summary>
@@ -309,7 +309,7 @@ public abstract class Conv2d
 internal sealed class ColumnInputGradient(Accelerator accelerator, LaunchPolicy policy)
 {
     private readonly Action<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>> col2Im =
-        accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(ConvKernels.Col2Im);
+        accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(ConvKernels.Col2Im, policy.GroupSize);
     private readonly ScratchBuffer dCols = new(accelerator);
 
     /// <summary>Computes dInput through <paramref name="conv"/>'s GEMM; false (nothing done) for a 1x1 kernel, which reads no padding.</summary>

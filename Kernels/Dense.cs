@@ -48,7 +48,7 @@ public sealed class Dense
     {
         this.policy = policy;
         this.conv = conv;
-        backwardBias = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, DenseShape, ArrayView<float>, ArrayView<float>>(DenseKernels.BackwardBias);
+        backwardBias = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, DenseShape, ArrayView<float>, ArrayView<float>>(DenseKernels.BackwardBias, policy.GroupSize);
     }
 
     /// <summary>The layer as a convolution: x [B,I] is B images of I channels, 1x1 pixels; weight [O,I] is [O,I,1,1].</summary>

@@ -71,8 +71,8 @@ public sealed class Dropout
     public Dropout(Accelerator accelerator, LaunchPolicy policy)
     {
         this.policy = policy;
-        forward = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, DropoutMask, ArrayView<float>, ArrayView<float>>(DropoutKernels.Forward);
-        backward = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, DropoutMask, ArrayView<float>, ArrayView<float>>(DropoutKernels.Backward);
+        forward = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, int, DropoutMask, ArrayView<float>, ArrayView<float>>(DropoutKernels.Forward, policy.GroupSize);
+        backward = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, int, DropoutMask, ArrayView<float>, ArrayView<float>>(DropoutKernels.Backward, policy.GroupSize);
     }
 
     /// <summary>In place is allowed.</summary>

@@ -74,6 +74,15 @@ public sealed class LaunchPolicy
     /// <summary>Work-items per group in the register-blocked kernels (they interleave columns by lane).</summary>
     public int Lanes { get; }
 
+    /// <summary>
+    /// Work-items per group of the grid-stride kernels. PoCL runs a work-group on one core, and
+    /// ILGPU's automatic grouping makes groups of 4096 there, so a launch of a few thousand items
+    /// (a GEMM's blocks, a packing pass's tiles) was one group on one core: groups of 32 spread them
+    /// over every core (32 measured fastest for the whole step; README, notes from tuning). The CPU accelerator's groups are as large as
+    /// it allows (one thread per core); GPUs get 256, the customary size (not measured here).
+    /// </summary>
+    public int GroupSize { get; }
+
     /// <summary>Most groups a register-blocked launch uses; beyond that groups loop over tiles.</summary>
     public int MaxGroups { get; }
 
@@ -99,6 +108,12 @@ public sealed class LaunchPolicy
             _ => Math.Min(32, accelerator.MaxNumThreadsPerGroup),
         };
         MaxGroups = IsCpuAccelerator ? accelerator.MaxNumThreads : 1 << 14;
+        GroupSize = Device switch
+        {
+            DeviceClass.OpenClCpu => 32,
+            DeviceClass.CpuAccelerator => accelerator.MaxNumThreadsPerGroup,
+            _ => Math.Min(256, accelerator.MaxNumThreadsPerGroup),
+        };
         // One thread per 4 x 4 register block of a shared tile where the device allows it. A
         // smaller group (the CPU accelerator allows one per core, 2 here) walks the blocks in
         // rounds, reloading the tiles per round: correct, slow, and only chosen by tests.

@@ -119,9 +119,9 @@ public sealed class MaxPool2d
     public MaxPool2d(Accelerator accelerator, LaunchPolicy policy)
     {
         this.policy = policy;
-        forward = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, PoolShape, ArrayView<float>, ArrayView<float>>(MaxPool2dKernels.Forward);
-        backward = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, PoolShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(MaxPool2dKernels.Backward);
-        backwardRelu = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, PoolShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(MaxPool2dKernels.BackwardRelu);
+        forward = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, PoolShape, ArrayView<float>, ArrayView<float>>(MaxPool2dKernels.Forward, policy.GroupSize);
+        backward = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, PoolShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(MaxPool2dKernels.Backward, policy.GroupSize);
+        backwardRelu = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, PoolShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(MaxPool2dKernels.BackwardRelu, policy.GroupSize);
     }
 
     public void Forward(PoolShape s, ArrayView<float> input, ArrayView<float> output)

@@ -61,8 +61,8 @@ public sealed class Pad2d
     public Pad2d(Accelerator accelerator, LaunchPolicy policy)
     {
         this.policy = policy;
-        forward = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, PadShape, ArrayView<float>, ArrayView<float>>(Pad2dKernels.Forward);
-        backward = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, PadShape, ArrayView<float>, ArrayView<float>>(Pad2dKernels.Backward);
+        forward = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, PadShape, ArrayView<float>, ArrayView<float>>(Pad2dKernels.Forward, policy.GroupSize);
+        backward = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, PadShape, ArrayView<float>, ArrayView<float>>(Pad2dKernels.Backward, policy.GroupSize);
     }
 
     public void Forward(PadShape s, ArrayView<float> input, ArrayView<float> output)

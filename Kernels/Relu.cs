@@ -36,8 +36,8 @@ public sealed class Relu
     public Relu(Accelerator accelerator, LaunchPolicy policy)
     {
         this.policy = policy;
-        forward = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, ArrayView<float>, ArrayView<float>>(ReluKernels.Forward);
-        backward = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ReluKernels.Backward);
+        forward = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, int, ArrayView<float>, ArrayView<float>>(ReluKernels.Forward, policy.GroupSize);
+        backward = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ReluKernels.Backward, policy.GroupSize);
     }
 
     /// <summary>In place is allowed (input and output the same view).</summary>

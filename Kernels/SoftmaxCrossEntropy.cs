@@ -70,8 +70,8 @@ public sealed class SoftmaxCrossEntropy
     public SoftmaxCrossEntropy(Accelerator accelerator, LaunchPolicy policy)
     {
         this.policy = policy;
-        forwardBackward = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, LossShape, int, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(SoftmaxCrossEntropyKernels.ForwardBackward);
-        sumBatch = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>>(SoftmaxCrossEntropyKernels.SumBatch);
+        forwardBackward = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, LossShape, int, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(SoftmaxCrossEntropyKernels.ForwardBackward, policy.GroupSize);
+        sumBatch = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>>(SoftmaxCrossEntropyKernels.SumBatch, policy.GroupSize);
     }
 
     /// <summary>Per-sample loss and correctness, and the gradient of the mean loss.</summary>

@@ -47,9 +47,9 @@ public sealed class TensorOps
     public TensorOps(Accelerator accelerator, LaunchPolicy policy)
     {
         this.policy = policy;
-        gatherBatch = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, int, ArrayView<byte>, ArrayView<byte>, ArrayView<int>, ArrayView<float>, ArrayView<int>>(TensorOpsKernels.GatherBatch);
-        bytesToFloats = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, ArrayView<byte>, ArrayView<float>>(TensorOpsKernels.BytesToFloats);
-        fill = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, float, ArrayView<float>>(TensorOpsKernels.Fill);
+        gatherBatch = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, int, int, ArrayView<byte>, ArrayView<byte>, ArrayView<int>, ArrayView<float>, ArrayView<int>>(TensorOpsKernels.GatherBatch, policy.GroupSize);
+        bytesToFloats = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, int, ArrayView<byte>, ArrayView<float>>(TensorOpsKernels.BytesToFloats, policy.GroupSize);
+        fill = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, int, float, ArrayView<float>>(TensorOpsKernels.Fill, policy.GroupSize);
     }
 
     /// <summary>Gathers <paramref name="batch"/> samples named by <paramref name="indices"/> into float images in [0,1] and int labels.</summary>

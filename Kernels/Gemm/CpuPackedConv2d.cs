@@ -176,10 +176,10 @@ public sealed class CpuPackedConv2d : Conv2d
 
     public CpuPackedConv2d(Accelerator accelerator, LaunchPolicy policy) : base(accelerator, policy)
     {
-        packWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>>(CpuPackedConvKernels.PackWeightQuads);
+        packWeight = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>>(CpuPackedConvKernels.PackWeightQuads, policy.GroupSize);
         packPixels = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>>(ConvKernels.PackPixels);
         forward = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(CpuPackedConvKernels.ForwardCpu);
-        packOutputs = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(CpuPackedConvKernels.PackOutputs);
+        packOutputs = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(CpuPackedConvKernels.PackOutputs, policy.GroupSize);
         backwardWeight = accelerator.LoadKernel<ConvShape, ArrayView<float>, ArrayView<float>, ArrayView<float>>(CpuPackedConvKernels.BackwardWeightCpu);
         packed = new ScratchBuffer(accelerator);
         panels = new ScratchBuffer(accelerator);

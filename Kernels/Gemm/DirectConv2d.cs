@@ -233,9 +233,9 @@ internal sealed class DirectConv2d
     {
         this.accelerator = accelerator;
         this.policy = policy;
-        packWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>>(ConvKernels.PackWeight);
-        forward = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(DirectConvKernels.Forward);
-        packPixelRows = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, int, ArrayView<float>, ArrayView<float>>(DirectConvKernels.PackPixelRows);
+        packWeight = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>>(ConvKernels.PackWeight, policy.GroupSize);
+        forward = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(DirectConvKernels.Forward, policy.GroupSize);
+        packPixelRows = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, ConvShape, int, ArrayView<float>, ArrayView<float>>(DirectConvKernels.PackPixelRows, policy.GroupSize);
         backwardWeight = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(DirectConvKernels.BackwardWeight);
         packed = new ScratchBuffer(accelerator);
         dRows = new ScratchBuffer(accelerator);

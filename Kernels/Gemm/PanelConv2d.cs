@@ -282,14 +282,14 @@ public sealed class PanelConv2d : Conv2d
 
     public PanelConv2d(Accelerator accelerator, LaunchPolicy policy) : base(accelerator, policy)
     {
-        packWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>>(ConvKernels.PackWeight);
+        packWeight = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>>(ConvKernels.PackWeight, policy.GroupSize);
         packPixels = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>>(ConvKernels.PackPixels);
-        forward = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, int, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(PanelConvKernels.Forward);
-        tapOffsets = accelerator.LoadAutoGroupedStreamKernel<Index1D, ConvShape, ArrayView<int>>(PanelConvKernels.TapOffsets);
-        packPanels = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, int, ArrayView<int>, ArrayView<float>, ArrayView<float>>(PanelConvKernels.PackPanels);
-        packRows = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, int, ArrayView<int>, ArrayView<float>, ArrayView<float>>(PanelConvKernels.PackRows);
-        packChannels = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(PanelConvKernels.PackChannels);
-        backwardWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(PanelConvKernels.BackwardWeight);
+        forward = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, ConvShape, int, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(PanelConvKernels.Forward, policy.GroupSize);
+        tapOffsets = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, ConvShape, ArrayView<int>>(PanelConvKernels.TapOffsets, policy.GroupSize);
+        packPanels = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, ConvShape, int, ArrayView<int>, ArrayView<float>, ArrayView<float>>(PanelConvKernels.PackPanels, policy.GroupSize);
+        packRows = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, ConvShape, int, ArrayView<int>, ArrayView<float>, ArrayView<float>>(PanelConvKernels.PackRows, policy.GroupSize);
+        packChannels = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, ConvShape, ArrayView<float>, ArrayView<float>>(PanelConvKernels.PackChannels, policy.GroupSize);
+        backwardWeight = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(PanelConvKernels.BackwardWeight, policy.GroupSize);
         columns = new ColumnInputGradient(accelerator, policy);
         direct = new DirectConv2d(accelerator, policy);
         packed = new ScratchBuffer(accelerator);

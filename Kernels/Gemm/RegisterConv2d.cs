@@ -306,9 +306,9 @@ public sealed class RegisterConv2d : Conv2d
 
     public RegisterConv2d(Accelerator accelerator, LaunchPolicy policy) : base(accelerator, policy)
     {
-        packWeight = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>>(ConvKernels.PackWeight);
+        packWeight = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>>(ConvKernels.PackWeight, policy.GroupSize);
         forward = accelerator.LoadKernel<ConvShape, int, int, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(RegisterConvKernels.Forward);
-        pad = accelerator.LoadAutoGroupedStreamKernel<Index1D, int, int, int, int, int, int, ArrayView<float>, ArrayView<float>>(RegisterConvKernels.Pad);
+        pad = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, int, int, int, int, int, ArrayView<float>, ArrayView<float>>(RegisterConvKernels.Pad, policy.GroupSize);
         backwardWeight = accelerator.LoadKernel<ConvShape, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(RegisterConvKernels.BackwardWeight);
         backwardWeightByChannel = accelerator.LoadKernel<ConvShape, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(RegisterConvKernels.BackwardWeightByChannel);
         packed = new ScratchBuffer(accelerator);

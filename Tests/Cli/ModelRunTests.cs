@@ -92,7 +92,7 @@ public sealed class ModelRunTests
     {
         var seed = Run("summary");
         Assert.That(seed.ExitCode, Is.EqualTo(0), seed.ToString());
-        Assert.That(seed.Out, Does.Match(@"conv2\s+Conv2d \+ ReLU\s+\[64, 11, 11\]\s+18,496\s+4\.46"));
+        Assert.That(seed.Out, Does.Match(@"conv2\s+Conv2d \+ ReLU\s+\[64, 11, 11\] \(10x10 computed\)\s+18,496\s+3\.69"));
         Assert.That(seed.Out, Does.Contain("Trainable parameters: 225,034"));
         var bn3 = Run("summary", "--model", "bn3");
         Assert.That(bn3.Out, Does.Match(@"bn4\s+BatchNorm1d \+ ReLU\s+\[256\]\s+512"));
