@@ -170,6 +170,13 @@ public static class ConvKernels
     /// <summary>n rounded up to a multiple of 4.</summary>
     public static int PadTo4(int n) => (n + 3) & ~3;
 
+    /// <summary>Tap k = (c*KH + ky)*KW + kx's offset from a pixel's top-left corner in an unpadded input: c*H*W + ky*W + kx.</summary>
+    internal static int TapOffset(ConvShape s, int k)
+    {
+        int taps = s.KernelH * s.KernelW, c = k / taps, r = k - c * taps, ky = r / s.KernelW;
+        return c * s.Height * s.Width + ky * s.Width + (r - ky * s.KernelW);
+    }
+
     /// <summary>Image b, row y and column x of flat output pixel min(p, m-1).</summary>
     internal static int Pixel(int p, int m, int plane, int ow, out int y, out int x)
     {

@@ -23,13 +23,6 @@ public static class DirectConvKernels
     /// <summary>Channels per work-item (a contiguous row of the packed weight or of dOutput's pixel rows).</summary>
     public const int Width = PanelConvKernels.Width;
 
-    /// <summary>Tap k = (c*KH + ky)*KW + kx's offset from a pixel's top-left input corner.</summary>
-    private static int TapOffset(ConvShape s, int k)
-    {
-        int taps = s.KernelH * s.KernelW, c = k / taps, r = k - c * taps, ky = r / s.KernelW;
-        return c * s.Height * s.Width + ky * s.Width + (r - ky * s.KernelW);
-    }
-
     /// <summary>
     /// output[b,n,y,x0+i] = epilogue(sum over taps k of input[b, tap k of pixel (y, x0+i)] * packed[k, n])
     /// for i = 0..3 and 16 channels n; <paramref name="nPad"/> is the packed weight's row length
@@ -140,8 +133,8 @@ public static class DirectConvKernels
         {
             int kq = t / nTiles, n0 = (t - kq * nTiles) * Width, k0 = 4 * kq;
             bool bias = withBias != 0 && kq == 0;
-            int off0 = TapOffset(s, k0), off1 = TapOffset(s, Math.Min(k0 + 1, kCount - 1));
-            int off2 = TapOffset(s, Math.Min(k0 + 2, kCount - 1)), off3 = TapOffset(s, Math.Min(k0 + 3, kCount - 1));
+            int off0 = ConvKernels.TapOffset(s, k0), off1 = ConvKernels.TapOffset(s, Math.Min(k0 + 1, kCount - 1));
+            int off2 = ConvKernels.TapOffset(s, Math.Min(k0 + 2, kCount - 1)), off3 = ConvKernels.TapOffset(s, Math.Min(k0 + 3, kCount - 1));
             float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, s8 = 0, s9 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0, s14 = 0, s15 = 0;
             // c{i}_{j}: tap k0 + i, channel n0 + j.
             float c0_0 = 0, c0_1 = 0, c0_2 = 0, c0_3 = 0, c0_4 = 0, c0_5 = 0, c0_6 = 0, c0_7 = 0, c0_8 = 0, c0_9 = 0, c0_10 = 0, c0_11 = 0, c0_12 = 0, c0_13 = 0, c0_14 = 0, c0_15 = 0;

@@ -87,11 +87,7 @@ public static class PanelConvKernels
     }
 
     /// <summary>offsets[k] = tap k = (c*KH + ky)*KW + kx's offset from a pixel's top-left input corner, c*H*W + ky*W + kx.</summary>
-    public static void TapOffsets(Index1D k, ConvShape s, ArrayView<int> offsets)
-    {
-        int taps = s.KernelH * s.KernelW, c = k / taps, r = k - c * taps, ky = r / s.KernelW;
-        offsets[k] = c * s.Height * s.Width + ky * s.Width + (r - ky * s.KernelW);
-    }
+    public static void TapOffsets(Index1D k, ConvShape s, ArrayView<int> offsets) => offsets[k] = ConvKernels.TapOffset(s, k);
 
     /// <summary>
     /// The im2col matrix in panels of 4 pixels, as <see cref="ConvKernels.PackPixels"/> lays it out, for an

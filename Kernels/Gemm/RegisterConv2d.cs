@@ -187,10 +187,10 @@ public static class RegisterConvKernels
             int o0 = (t % oTiles) * 4, k0 = (t / oTiles) * kTile + lane;
             bool bias = withBias != 0 && t < oTiles; // the first tap tile (the same for the whole group)
             float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-            int a0 = TapOffset(Math.Min(k0, kCount - 1), taps, s.KernelW, s.Width, inPlane);
-            int a1 = TapOffset(Math.Min(k0 + lanes, kCount - 1), taps, s.KernelW, s.Width, inPlane);
-            int a2 = TapOffset(Math.Min(k0 + 2 * lanes, kCount - 1), taps, s.KernelW, s.Width, inPlane);
-            int a3 = TapOffset(Math.Min(k0 + 3 * lanes, kCount - 1), taps, s.KernelW, s.Width, inPlane);
+            int a0 = ConvKernels.TapOffset(s, Math.Min(k0, kCount - 1));
+            int a1 = ConvKernels.TapOffset(s, Math.Min(k0 + lanes, kCount - 1));
+            int a2 = ConvKernels.TapOffset(s, Math.Min(k0 + 2 * lanes, kCount - 1));
+            int a3 = ConvKernels.TapOffset(s, Math.Min(k0 + 3 * lanes, kCount - 1));
             int d0 = o0 * plane, d1 = Math.Min(o0 + 1, o - 1) * plane, d2 = Math.Min(o0 + 2, o - 1) * plane, d3 = Math.Min(o0 + 3, o - 1) * plane;
             float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
             float c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
@@ -244,10 +244,10 @@ public static class RegisterConvKernels
             int k0 = (t % kTiles) * 4, o0 = (t / kTiles) * oTile + lane;
             bool bias = withBias != 0 && k0 == 0; // the first tap tile (the same for the whole group)
             float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-            int a0 = TapOffset(k0, taps, s.KernelW, s.Width, inPlane);
-            int a1 = TapOffset(Math.Min(k0 + 1, kCount - 1), taps, s.KernelW, s.Width, inPlane);
-            int a2 = TapOffset(Math.Min(k0 + 2, kCount - 1), taps, s.KernelW, s.Width, inPlane);
-            int a3 = TapOffset(Math.Min(k0 + 3, kCount - 1), taps, s.KernelW, s.Width, inPlane);
+            int a0 = ConvKernels.TapOffset(s, k0);
+            int a1 = ConvKernels.TapOffset(s, Math.Min(k0 + 1, kCount - 1));
+            int a2 = ConvKernels.TapOffset(s, Math.Min(k0 + 2, kCount - 1));
+            int a3 = ConvKernels.TapOffset(s, Math.Min(k0 + 3, kCount - 1));
             int d0 = Math.Min(o0, o - 1) * plane, d1 = Math.Min(o0 + lanes, o - 1) * plane;
             int d2 = Math.Min(o0 + 2 * lanes, o - 1) * plane, d3 = Math.Min(o0 + 3 * lanes, o - 1) * plane;
             float c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
@@ -281,13 +281,6 @@ public static class RegisterConvKernels
             if (o0 + 2 * lanes < o) ConvKernels.StoreWeightRow(dWeight, o0 + 2 * lanes, kCount, k0, 1, c20, c21, c22, c23);
             if (o0 + 3 * lanes < o) ConvKernels.StoreWeightRow(dWeight, o0 + 3 * lanes, kCount, k0, 1, c30, c31, c32, c33);
         }
-    }
-
-    /// <summary>Offset of input[0, c, ky, kx] for tap k = (c*KH + ky)*KW + kx.</summary>
-    private static int TapOffset(int k, int taps, int kw, int width, int inPlane)
-    {
-        int c = k / taps, r = k - c * taps, ky = r / kw;
-        return c * inPlane + ky * width + (r - ky * kw);
     }
 }
 
