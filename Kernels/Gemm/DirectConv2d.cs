@@ -211,38 +211,31 @@ public static class DirectConvKernels
     }
 }
 
-/// <summary>Launches the direct kernels (for a variant that uses them where <see cref="LaunchPolicy.Direct"/> says). Scratch: the packed weight and dOutput's pixel rows.</summary>
+/// <summary>Launches the direct kernels (for a variant that uses them where <see cref="LaunchPolicy.Direct"/> says). Scratch: dOutput's pixel rows.</summary>
 internal sealed class DirectConv2d
 {
     private readonly LaunchPolicy policy;
-    private readonly Action<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>> packWeight;
     private readonly Action<Index1D, int, ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> forward;
     private readonly Action<Index1D, int, ConvShape, int, ArrayView<float>, ArrayView<float>> packPixelRows;
     private readonly Action<AcceleratorStream, KernelConfig, ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> backwardWeight;
     private readonly Accelerator accelerator;
-    private readonly ScratchBuffer packed, dRows;
+    private readonly ScratchBuffer dRows;
 
     public DirectConv2d(Accelerator accelerator, LaunchPolicy policy)
     {
         this.accelerator = accelerator;
         this.policy = policy;
-        packWeight = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, ConvTaps, int, ArrayView<float>, ArrayView<float>>(ConvKernels.PackWeight, policy.GroupSize);
         forward = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(DirectConvKernels.Forward, policy.GroupSize);
         packPixelRows = accelerator.LoadImplicitlyGroupedStreamKernel<Index1D, int, ConvShape, int, ArrayView<float>, ArrayView<float>>(DirectConvKernels.PackPixelRows, policy.GroupSize);
         backwardWeight = accelerator.LoadKernel<ConvShape, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(DirectConvKernels.BackwardWeight);
-        packed = new ScratchBuffer(accelerator);
         dRows = new ScratchBuffer(accelerator);
     }
 
-    public void Forward(ConvTaps g, int epilogue, ArrayView<float> input, ArrayView<float> weight, ArrayView<float> bias, ArrayView<float> output)
+    /// <summary>The forward pass on a weight the caller packed as [K, nPad] (<see cref="ConvKernels.PackWeight"/>).</summary>
+    public void Forward(ConvShape s, int nPad, int epilogue, ArrayView<float> input, ArrayView<float> packedWeight, ArrayView<float> bias, ArrayView<float> output)
     {
-        var s = g.Shape;
-        int kCount = s.InChannels * s.KernelH * s.KernelW, nPad = PanelConvKernels.PadToWidth(s.OutChannels);
-        var w = packed.Get((long)kCount * nPad);
-        int t = policy.Threads(kCount);
-        packWeight(t, t, g, nPad, weight, w);
         int items = policy.Threads((long)s.Batch * s.OutH * ((s.OutW + 3) / 4) * (nPad / DirectConvKernels.Width));
-        forward(items, items, s, nPad, epilogue, input, w, bias, output);
+        forward(items, items, s, nPad, epilogue, input, packedWeight, bias, output);
     }
 
     /// <summary>dWeight and, unless <paramref name="dBias"/> is null, dBias, in one pass.</summary>

@@ -308,15 +308,15 @@ public sealed class PanelConv2d : Conv2d
         int padY = 0, int padX = 0)
     {
         var s = g.Shape;
-        if (padY == 0 && padX == 0 && LaunchPolicy.Direct(s))
-        {
-            direct.Forward(g, epilogue, input, weight, bias, output);
-            return;
-        }
         int kCount = s.InChannels * s.KernelH * s.KernelW, kPad = ConvKernels.PadTo4(kCount), nPad = PanelConvKernels.PadToWidth(s.OutChannels);
         var w = packed.Get((long)kCount * nPad);
         int t = Policy.Threads(kCount);
         packWeight(t, t, g, nPad, weight, w);
+        if (padY == 0 && padX == 0 && LaunchPolicy.Direct(s))
+        {
+            direct.Forward(s, nPad, epilogue, input, w, bias, output);
+            return;
+        }
         long pixelTiles = ((long)s.Batch * s.OutH * s.OutW + 3) / 4;
         var a = panels.Get(pixelTiles * 4 * kPad);
         if (padY == 0 && padX == 0)
