@@ -27,7 +27,10 @@ public sealed class ResumeTests
             var clock = Stopwatch.StartNew();
             string model = Path.Combine(killed, "model.safetensors");
             while (!File.Exists(model) && clock.Elapsed < TimeSpan.FromMinutes(3) && !process.HasExited) Thread.Sleep(20);
-            Thread.Sleep(300);
+            // A moment inside epoch 2: a random tenth to four tenths of epoch 1's time after its
+            // checkpoint (a fixed delay outlasted the whole epoch once the kernels got faster).
+            double epochSeconds = double.Parse(File.ReadAllLines(Path.Combine(killed, "metrics.csv"))[1].Split(',')[6], System.Globalization.CultureInfo.InvariantCulture);
+            Thread.Sleep(TimeSpan.FromSeconds(epochSeconds * (0.1 + 0.3 * Random.Shared.NextDouble())));
             Assert.That(process.HasExited, Is.False, "the run ended before it could be killed mid-epoch; the test needs a slower run");
             process.Kill();
             process.WaitForExit();
